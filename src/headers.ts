@@ -1,0 +1,59 @@
+import type { Stats } from 'node:fs';
+import { extname } from 'node:path';
+import etag from 'etag';
+import { contentType } from 'mime-types';
+import type { Config } from './options.js';
+
+/** The part of a response the header step needs: Node's `ServerResponse` fits, and so does a `Headers` wrapper. */
+export interface HeaderTarget {
+  getHeader(name: string): unknown;
+  setHeader(name: string, value: string | number): unknown;
+  removeHeader(name: string): unknown;
+}
+
+const FALLBACK_TYPE = 'application/octet-stream';
+/** Extensions only ever come from files that exist under root, so this map stays small; the cap is a backstop. */
+const TYPE_CACHE_LIMIT = 512;
+const typeCache = new Map<string, string>();
+
+/** `Content-Type` for a file name: from mime-types, `charset=utf-8` for text, octet-stream when unknown. */
+export function typeOfPath(path: string): string {
+  const extension = extname(path);
+  let type = typeCache.get(extension);
+  if (type === undefined) {
+    type = contentType(extension) || FALLBACK_TYPE;
+    if (typeCache.size < TYPE_CACHE_LIMIT) typeCache.set(extension, type);
+  }
+  return type;
+}
+
+/**
+ * Sets the default headers of a file response in send's order. A header already present (from `setHeaders`
+ * or earlier middleware) is left as it is.
+ */
+export function applyFileHeaders(config: Config, target: HeaderTarget, path: string, stat: Stats): void {
+  if (config.acceptRanges && !target.getHeader('Accept-Ranges')) target.setHeader('Accept-Ranges', 'bytes');
+  if (config.cacheControl !== undefined && !target.getHeader('Cache-Control')) {
+    target.setHeader('Cache-Control', config.cacheControl);
+  }
+  if (config.lastModified && !target.getHeader('Last-Modified')) {
+    target.setHeader('Last-Modified', stat.mtime.toUTCString());
+  }
+  if (config.etag && !target.getHeader('ETag')) target.setHeader('ETag', etag(stat));
+  if (!target.getHeader('Content-Type')) target.setHeader('Content-Type', typeOfPath(path));
+}
+
+/** Headers that describe a body; a 304 has none (RFC 9110 section 15.4.5). */
+const CONTENT_HEADERS = ['Content-Encoding', 'Content-Language', 'Content-Length', 'Content-Range', 'Content-Type'];
+
+export function removeContentHeaders(target: HeaderTarget): void {
+  for (const name of CONTENT_HEADERS) target.removeHeader(name);
+}
+
+/** A header value as a single string, or undefined (numbers are stringified, lists joined). */
+export function headerString(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value)) return value.join(', ');
+  return String(value);
+}

@@ -1,0 +1,40 @@
+import type { ServerResponse } from 'node:http';
+import { createNodeMiddleware, type StaticMiddleware } from './node.js';
+import { createConfig, type ServeStaticOptions } from './options.js';
+
+export type { DotfilesMode, ServeStaticOptions, SetHeaders } from './options.js';
+export type { NextFunction, StaticMiddleware } from './node.js';
+
+/**
+ * Creates middleware that serves files from `root`: a drop-in replacement for `express.static` and
+ * serve-static 2.x (same options, defaults and responses).
+ *
+ * @param root - Directory to serve; relative paths are resolved against the current working directory.
+ * @param options - See {@link ServeStaticOptions}.
+ * @throws TypeError when `root` is missing or not a string, or an option has the wrong type.
+ * @example
+ * ```ts
+ * import express from 'express';
+ * import serveStatic from 'brisk-static';
+ *
+ * const app = express();
+ * app.use(serveStatic('public', { maxAge: '1d' }));
+ * app.use('/uploads', serveStatic('uploads'));
+ * ```
+ */
+export function serveStatic<Res extends ServerResponse = ServerResponse>(
+  root: string,
+  options?: ServeStaticOptions<Res>,
+): StaticMiddleware<Res> {
+  return createNodeMiddleware<Res>(createConfig(root, options as ServeStaticOptions<never> | undefined));
+}
+
+// `require('brisk-static')` from CommonJS (Node 20.19+) returns the function itself, as serve-static's does;
+// these properties keep `require(...).serveStatic` and `require(...).default` working too.
+Object.defineProperties(serveStatic, {
+  serveStatic: { value: serveStatic, enumerable: false },
+  default: { value: serveStatic, enumerable: false },
+});
+
+export default serveStatic;
+export { serveStatic as 'module.exports' };

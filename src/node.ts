@@ -1,0 +1,277 @@
+import { close, read, type Stats } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import escapeHtml from 'escape-html';
+import parseUrl from 'parseurl';
+import { evaluatePreconditions, type Validators } from './conditional.js';
+import { httpError, type StaticError } from './errors.js';
+import { applyFileHeaders, headerString, removeContentHeaders } from './headers.js';
+import { locate } from './open.js';
+import type { Config } from './options.js';
+import { ALLOWED_METHODS, directoryLocation, dotfileStatus, isReadMethod } from './policy.js';
+import { contentRange, evaluateRange } from './range.js';
+import { resolvePath } from './resolve.js';
+
+/** The `next` callback of Connect and Express. */
+export type NextFunction = (err?: unknown) => void;
+
+/**
+ * The middleware: `(req, res, next)` for Express 4/5 and Connect. With plain `node:http`, where `next` is
+ * absent, it answers misses and errors itself (404, 405, ...).
+ */
+export type StaticMiddleware<Res extends ServerResponse = ServerResponse> = (
+  req: IncomingMessage,
+  res: Res,
+  next?: NextFunction,
+) => void;
+
+/** Bytes read per `read(2)` while streaming; a file no larger than this is sent with one `res.end`. */
+const CHUNK_SIZE = 64 * 1024;
+
+/** Creates the Connect/Express door on the core steps. */
+export function createNodeMiddleware<Res extends ServerResponse>(config: Config): StaticMiddleware<Res> {
+  const setHeaders = config.setHeaders as ((res: Res, path: string, stat: Stats) => void) | undefined;
+
+  /** A miss or refusal before a file was chosen falls through; anything after it, or a 5xx, is an error. */
+  function fail(req: IncomingMessage, res: Res, next: NextFunction | undefined, error: StaticError, fileChosen: boolean): void {
+    if (next === undefined) {
+      respondWithError(req, res, error);
+    } else if (fileChosen || !config.fallthrough || !(error.status < 500)) {
+      next(error);
+    } else {
+      next();
+    }
+  }
+
+  function sendFile(req: IncomingMessage, res: Res, next: NextFunction | undefined, fd: number, stat: Stats, path: string): void {
+    if (res.headersSent) {
+      close(fd, ignore);
+      fail(req, res, next, httpError(500), true);
+      return;
+    }
+    try {
+      if (setHeaders !== undefined) setHeaders(res, path, stat);
+      applyFileHeaders(config, res, path, stat);
+    } catch (error) {
+      close(fd, ignore);
+      fail(req, res, next, asHttpError(error), true);
+      return;
+    }
+
+    const validators: Validators = {
+      etag: headerString(res.getHeader('ETag')),
+      lastModified: headerString(res.getHeader('Last-Modified')),
+    };
+    const statusCode = res.statusCode;
+    const cachable = (statusCode >= 200 && statusCode < 300) || statusCode === 304;
+    const precondition = evaluatePreconditions(req.headers, validators, cachable);
+    if (precondition === 'failed') {
+      close(fd, ignore);
+      fail(req, res, next, httpError(412), true);
+      return;
+    }
+    if (precondition === 'not-modified') {
+      close(fd, ignore);
+      removeContentHeaders(res);
+      res.statusCode = 304;
+      res.end();
+      return;
+    }
+
+    const size = stat.size;
+    let start = 0;
+    let length = size;
+    if (config.acceptRanges) {
+      const range = evaluateRange(req.headers.range, headerString(req.headers['if-range']), size, validators);
+      if (range.kind === 'unsatisfiable') {
+        close(fd, ignore);
+        const value = contentRange(size);
+        res.setHeader('Content-Range', value);
+        fail(req, res, next, httpError(416, { 'Content-Range': value }), true);
+        return;
+      }
+      if (range.kind === 'partial') {
+        res.statusCode = 206;
+        res.setHeader('Content-Range', contentRange(size, range.start, range.end));
+        start = range.start;
+        length = range.end - range.start + 1;
+      }
+    }
+
+    res.setHeader('Content-Length', length);
+    if (req.method === 'HEAD' || length === 0) {
+      close(fd, ignore);
+      res.end();
+      return;
+    }
+    streamBody(res, fd, start, length);
+  }
+
+  return function serveStatic(req, res, next) {
+    if (!isReadMethod(req.method)) {
+      if (config.fallthrough && next !== undefined) {
+        next();
+        return;
+      }
+      res.statusCode = 405;
+      res.setHeader('Allow', ALLOWED_METHODS);
+      res.setHeader('Content-Length', '0');
+      res.end();
+      return;
+    }
+
+    const url = parseUrl(req);
+    if (url === undefined || typeof url.pathname !== 'string') {
+      fail(req, res, next, httpError(400), false);
+      return;
+    }
+    let pathname = url.pathname;
+    // Under a mount (`app.use('/static', ...)`), `/static` arrives as `/`: keep it a redirect to `/static/`.
+    if (pathname === '/' && !originalPathname(req).endsWith('/')) pathname = '';
+
+    const resolved = resolvePath(config.root, pathname);
+    if (resolved.kind === 'refused') {
+      fail(req, res, next, httpError(resolved.status), false);
+      return;
+    }
+    const refusal = dotfileStatus(resolved.segments, config.dotfiles);
+    if (refusal !== 0) {
+      fail(req, res, next, httpError(refusal), false);
+      return;
+    }
+
+    locate(config, resolved.path, resolved.trailingSlash, (located) => {
+      switch (located.kind) {
+        case 'file':
+          sendFile(req, res, next, located.fd, located.stat, located.path);
+          return;
+        case 'directory':
+          if (config.redirect && !resolved.trailingSlash) redirectToDirectory(req, res);
+          else fail(req, res, next, httpError(404), false);
+          return;
+        case 'error':
+          fail(req, res, next, located.error, false);
+      }
+    });
+  };
+}
+
+function originalPathname(req: IncomingMessage): string {
+  return parseUrl.original(req)?.pathname ?? '';
+}
+
+function redirectToDirectory(req: IncomingMessage, res: ServerResponse): void {
+  const original = parseUrl.original(req);
+  const location = directoryLocation(original?.pathname ?? '', original?.search);
+  const body = htmlDocument('Redirecting', `Redirecting to ${escapeHtml(location)}`);
+  res.statusCode = 301;
+  res.setHeader('Content-Type', 'text/html; charset=UTF-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Content-Security-Policy', "default-src 'none'");
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.setHeader('Location', location);
+  res.end(body);
+}
+
+/** The answer when there is no `next` to hand the error to (plain `node:http`). */
+function respondWithError(req: IncomingMessage, res: ServerResponse, error: StaticError): void {
+  if (res.headersSent) {
+    req.socket.destroy();
+    return;
+  }
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  if (error.headers !== undefined) {
+    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+  }
+  const status = error.status;
+  if (status === 405) res.setHeader('Allow', ALLOWED_METHODS);
+  const body = htmlDocument('Error', escapeHtml(status < 500 || error.expose ? error.message : 'Internal Server Error'));
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/html; charset=UTF-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Content-Security-Policy', "default-src 'none'");
+  res.setHeader('X-Content-Type-Options', 'nosniff');
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function htmlDocument(title: string, body: string): string {
+  return `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${title}</title>\n</head>\n<body>\n<pre>${body}</pre>\n</body>\n</html>\n`;
+}
+
+/**
+ * Streams `length` bytes from `position` of the open descriptor, with backpressure. The descriptor is closed
+ * exactly once: when the body is done, when the client goes away, or on error, and never while a read is in
+ * flight (a closed number may be reused by another open). If the file shrank, the body could no longer match
+ * `Content-Length`, so the connection is cut instead.
+ */
+function streamBody(res: ServerResponse, fd: number, position: number, length: number): void {
+  let remaining = length;
+  let reading = false;
+  let finished = false;
+  let fdOpen = true;
+
+  const release = (): void => {
+    if (fdOpen) {
+      fdOpen = false;
+      close(fd, ignore);
+    }
+  };
+  const onClose = (): void => {
+    finished = true;
+    if (!reading) release();
+  };
+  res.once('close', onClose);
+
+  const pump = (): void => {
+    if (finished) {
+      release();
+      return;
+    }
+    const size = remaining < CHUNK_SIZE ? remaining : CHUNK_SIZE;
+    const buffer = Buffer.allocUnsafe(size);
+    reading = true;
+    read(fd, buffer, 0, size, position, (error, bytesRead) => {
+      reading = false;
+      if (finished) {
+        release();
+        return;
+      }
+      if (error || bytesRead === 0) {
+        finished = true;
+        release();
+        res.destroy(error ?? undefined);
+        return;
+      }
+      position += bytesRead;
+      remaining -= bytesRead;
+      const chunk = bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
+      if (remaining === 0) {
+        finished = true;
+        release();
+        res.end(chunk);
+      } else if (res.write(chunk)) {
+        pump();
+      } else {
+        res.once('drain', pump);
+      }
+    });
+  };
+
+  if (res.destroyed) {
+    finished = true;
+    release();
+    return;
+  }
+  pump();
+}
+
+function asHttpError(error: unknown): StaticError {
+  if (error instanceof Error) {
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 600) return error as StaticError;
+  }
+  const wrapped = httpError(500);
+  (wrapped as { cause?: unknown }).cause = error;
+  return wrapped;
+}
+
+function ignore(): void {}

@@ -1,0 +1,113 @@
+import { close, constants, fstat, open, type Stats } from 'node:fs';
+import { extname, join, sep } from 'node:path';
+import { fsError, httpError, type StaticError } from './errors.js';
+import type { Config } from './options.js';
+
+/** What a resolved path turned out to be. A `file` outcome owns `fd`: whoever receives it must close it. */
+export type Located =
+  | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats; readonly path: string }
+  | { readonly kind: 'directory' }
+  | { readonly kind: 'error'; readonly error: StaticError };
+
+/**
+ * O_NONBLOCK makes opening a FIFO return at once instead of parking a libuv thread until a writer shows up
+ * (nginx opens with it for the same reason); it changes nothing for regular files.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+type Candidate =
+  | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats }
+  | { readonly kind: 'directory' }
+  | { readonly kind: 'other' }
+  | { readonly kind: 'error'; readonly error: NodeJS.ErrnoException };
+
+const DIRECTORY: Located & Candidate = Object.freeze({ kind: 'directory' });
+const OTHER: Candidate = Object.freeze({ kind: 'other' });
+
+/**
+ * Opens `path` and inspects the open descriptor, so the file we describe is the file we stream (no
+ * stat-then-open race). Only a regular file keeps its descriptor.
+ */
+function openCandidate(path: string, done: (candidate: Candidate) => void): void {
+  open(path, OPEN_FLAGS, (openError, fd) => {
+    if (openError) {
+      done({ kind: 'error', error: openError });
+      return;
+    }
+    fstat(fd, (statError, stat) => {
+      if (statError) {
+        close(fd, ignore);
+        done({ kind: 'error', error: statError });
+      } else if (stat.isFile()) {
+        done({ kind: 'file', fd, stat });
+      } else {
+        // Directories, FIFOs, sockets and devices are never streamed (nginx: "is not a regular file").
+        close(fd, ignore);
+        done(stat.isDirectory() ? DIRECTORY : OTHER);
+      }
+    });
+  });
+}
+
+/**
+ * Finds the file for a resolved path, as send does: the path itself, then `path + extension` when the path
+ * has no extension and does not exist; for a path ending in `/`, each index file in turn.
+ */
+export function locate(config: Config, path: string, trailingSlash: boolean, done: (located: Located) => void): void {
+  if (trailingSlash && config.index.length > 0) {
+    tryEach(path, config.index, true, 0, undefined, done);
+    return;
+  }
+  openCandidate(path, (candidate) => {
+    switch (candidate.kind) {
+      case 'file':
+        done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
+        return;
+      case 'directory':
+        done(DIRECTORY);
+        return;
+      case 'other':
+        done({ kind: 'error', error: httpError(404) });
+        return;
+      case 'error': {
+        const error = candidate.error;
+        if (
+          error.code === 'ENOENT' &&
+          config.extensions.length > 0 &&
+          extname(path) === '' &&
+          !path.endsWith(sep)
+        ) {
+          tryEach(path, config.extensions, false, 0, error, done);
+        } else {
+          done({ kind: 'error', error: fsError(error) });
+        }
+      }
+    }
+  });
+}
+
+/**
+ * Tries `base + suffix` (extensions) or `base/name` (index files) for each entry in turn. A directory or
+ * special file is skipped; when none is a file, the last file-system error decides the answer.
+ */
+function tryEach(
+  base: string,
+  names: readonly string[],
+  asChild: boolean,
+  i: number,
+  lastError: NodeJS.ErrnoException | undefined,
+  done: (located: Located) => void,
+): void {
+  if (i >= names.length) {
+    done({ kind: 'error', error: lastError ? fsError(lastError) : httpError(404) });
+    return;
+  }
+  const name = names[i] as string;
+  const path = asChild ? join(base, name) : base + name;
+  openCandidate(path, (candidate) => {
+    if (candidate.kind === 'file') done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
+    else tryEach(base, names, asChild, i + 1, candidate.kind === 'error' ? candidate.error : undefined, done);
+  });
+}
+
+function ignore(): void {}

@@ -1,0 +1,190 @@
+import type { Stats } from 'node:fs';
+import type { ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
+import ms from 'ms';
+
+/** How files and directories whose name begins with a dot are treated. */
+export type DotfilesMode = 'allow' | 'deny' | 'ignore';
+
+/** Called for every file about to be served, before the default headers are set, so the headers it sets win. */
+export type SetHeaders<Res extends ServerResponse = ServerResponse> = (res: Res, path: string, stat: Stats) => void;
+
+/**
+ * Options of {@link serveStatic}. Names, defaults and meaning are those of serve-static 2.x.
+ *
+ * @example
+ * ```ts
+ * app.use(serveStatic('public', { maxAge: '1d', extensions: ['html'], dotfiles: 'deny' }));
+ * ```
+ */
+export interface ServeStaticOptions<Res extends ServerResponse = ServerResponse> {
+  /**
+   * Answer `Range` requests and send `Accept-Ranges: bytes`.
+   * @default true
+   * @example { acceptRanges: false }
+   */
+  acceptRanges?: boolean;
+  /**
+   * Send a `Cache-Control` header built from `maxAge` and `immutable`.
+   * @default true
+   * @example { cacheControl: false }
+   */
+  cacheControl?: boolean;
+  /**
+   * What to do when any segment of the path begins with a dot (`.env`, `.git/config`):
+   * `'allow'` serves it, `'deny'` answers 403, `'ignore'` acts as if it did not exist (404, or falls through).
+   * @default 'ignore'
+   * @example { dotfiles: 'deny' }
+   */
+  dotfiles?: DotfilesMode;
+  /**
+   * Send a weak `ETag` computed from the file's size and modification time.
+   * @default true
+   * @example { etag: false }
+   */
+  etag?: boolean;
+  /**
+   * Extensions tried, in order, when the path has no extension and no file matches it exactly;
+   * `/about` then serves `about.html`.
+   * @default false
+   * @example { extensions: ['html', 'htm'] }
+   */
+  extensions?: string | readonly string[] | false;
+  /**
+   * On a miss (no file, a method other than GET/HEAD, a refused path), call `next()` so later middleware
+   * can answer. When false, misses become `next(err)` and other methods are answered 405.
+   * @default true
+   * @example { fallthrough: false }
+   */
+  fallthrough?: boolean;
+  /**
+   * Add `immutable` to `Cache-Control`, telling browsers not to revalidate within `maxAge`.
+   * @default false
+   * @example { immutable: true, maxAge: '1y' }
+   */
+  immutable?: boolean;
+  /**
+   * File names served for a request to a directory with a trailing slash, tried in order; `false` disables.
+   * @default 'index.html'
+   * @example { index: ['index.html', 'index.htm'] }
+   */
+  index?: string | readonly string[] | false;
+  /**
+   * Send `Last-Modified` from the file's modification time.
+   * @default true
+   * @example { lastModified: false }
+   */
+  lastModified?: boolean;
+  /**
+   * Browser cache lifetime for `Cache-Control: public, max-age=…`, in milliseconds or as an `ms` string.
+   * Capped at one year.
+   * @default 0
+   * @example { maxAge: '1d' }
+   */
+  maxAge?: number | string;
+  /**
+   * Alias of `maxAge`, accepted for compatibility with serve-static.
+   * @default 0
+   * @example { maxage: 86_400_000 }
+   */
+  maxage?: number | string;
+  /**
+   * Redirect (301) a directory requested without its trailing slash to the same path with one.
+   * @default true
+   * @example { redirect: false }
+   */
+  redirect?: boolean;
+  /**
+   * A hook to set custom headers on a file response; headers it sets are not overwritten.
+   * @default undefined
+   * @example { setHeaders: (res, path) => { if (path.endsWith('.pdf')) res.setHeader('Content-Disposition', 'attachment') } }
+   */
+  setHeaders?: SetHeaders<Res>;
+}
+
+/** Everything derived from the options, computed once at factory time. */
+export interface Config {
+  readonly root: string;
+  readonly acceptRanges: boolean;
+  /** The complete `Cache-Control` value, or undefined when disabled. */
+  readonly cacheControl: string | undefined;
+  readonly dotfiles: DotfilesMode;
+  readonly etag: boolean;
+  /** Suffixes to append, dot included (`'.html'`). */
+  readonly extensions: readonly string[];
+  readonly fallthrough: boolean;
+  readonly index: readonly string[];
+  readonly lastModified: boolean;
+  readonly redirect: boolean;
+  readonly setHeaders: SetHeaders<never> | undefined;
+}
+
+const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
+
+/** Validates options, applies serve-static's defaults and precomputes what requests need. */
+export function createConfig(root: unknown, options: ServeStaticOptions<never> | undefined): Config {
+  if (!root) throw new TypeError('root path required');
+  if (typeof root !== 'string') throw new TypeError('root path must be a string');
+  if (options !== undefined && options !== null && typeof options !== 'object') {
+    throw new TypeError('options must be an object');
+  }
+  const opts: ServeStaticOptions<never> = options ?? {};
+
+  const setHeaders = opts.setHeaders;
+  if (setHeaders !== undefined && setHeaders !== null && typeof setHeaders !== 'function') {
+    throw new TypeError('option setHeaders must be function');
+  }
+
+  const dotfiles = opts.dotfiles ?? 'ignore';
+  if (dotfiles !== 'allow' && dotfiles !== 'deny' && dotfiles !== 'ignore') {
+    throw new TypeError('dotfiles option must be "allow", "deny", or "ignore"');
+  }
+
+  const maxAgeSeconds = Math.floor(parseMaxAge(opts.maxAge || opts.maxage || 0) / 1000);
+  const immutable = Boolean(opts.immutable ?? false);
+
+  return Object.freeze({
+    root: resolve(root),
+    acceptRanges: Boolean(opts.acceptRanges ?? true),
+    cacheControl: Boolean(opts.cacheControl ?? true)
+      ? `public, max-age=${maxAgeSeconds}${immutable ? ', immutable' : ''}`
+      : undefined,
+    dotfiles,
+    etag: Boolean(opts.etag ?? true),
+    extensions: Object.freeze(toList(opts.extensions, 'extensions option').map((ext) => `.${ext}`)),
+    fallthrough: opts.fallthrough !== false,
+    index: Object.freeze(opts.index === undefined ? ['index.html'] : toList(opts.index, 'index option')),
+    lastModified: Boolean(opts.lastModified ?? true),
+    redirect: opts.redirect !== false,
+    setHeaders: setHeaders ?? undefined,
+  });
+}
+
+/**
+ * serve-static silently turns an unreadable `maxAge` into 0; a typo such as `'1 fortnight'` then disables
+ * caching without a word, so we refuse it instead.
+ */
+function parseMaxAge(value: unknown): number {
+  let milliseconds: number;
+  if (typeof value === 'number') {
+    milliseconds = value;
+  } else if (typeof value === 'string') {
+    milliseconds = ms(value as ms.StringValue);
+    if (milliseconds === undefined) {
+      throw new TypeError(`maxAge string "${value}" is not understood; use milliseconds or an ms string such as '1d'`);
+    }
+  } else {
+    throw new TypeError('maxAge must be a number of milliseconds or an ms string');
+  }
+  if (Number.isNaN(milliseconds)) throw new TypeError('maxAge must not be NaN');
+  return Math.min(Math.max(0, milliseconds), ONE_YEAR_MS);
+}
+
+function toList(value: unknown, name: string): string[] {
+  if (!value) return [];
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  for (const item of list) {
+    if (typeof item !== 'string') throw new TypeError(`${name} must be array of strings or false`);
+  }
+  return list as string[];
+}

@@ -1,0 +1,44 @@
+import parseRange from 'range-parser';
+import { parseHttpDate, type Validators } from './conditional.js';
+
+/** The body to send: all of it, one slice (206), or nothing (416). */
+export type RangeOutcome =
+  | { readonly kind: 'full' }
+  | { readonly kind: 'partial'; readonly start: number; readonly end: number }
+  | { readonly kind: 'unsatisfiable' };
+
+const FULL: RangeOutcome = Object.freeze({ kind: 'full' });
+const UNSATISFIABLE: RangeOutcome = Object.freeze({ kind: 'unsatisfiable' });
+const BYTES_UNIT = /^ *bytes=/;
+
+/**
+ * Decides what a `Range` header asks of a file of `size` bytes (RFC 9110 section 14.2). Overlapping parts
+ * are combined; a request that still has several parts, a malformed one, or one whose `If-Range` no longer
+ * matches gets the whole file.
+ */
+export function evaluateRange(
+  range: string | undefined,
+  ifRange: string | undefined,
+  size: number,
+  validators: Validators,
+): RangeOutcome {
+  if (range === undefined || !BYTES_UNIT.test(range)) return FULL;
+  const ranges = parseRange(size, range, { combine: true });
+  if (!rangeStillValid(ifRange, validators)) return FULL;
+  if (ranges === -1) return UNSATISFIABLE;
+  if (ranges === -2 || ranges.length !== 1) return FULL;
+  const only = ranges[0] as parseRange.Range;
+  return { kind: 'partial', start: only.start, end: only.end };
+}
+
+/** If-Range holds an entity tag (it has a quote) or a date; it must still describe the file. */
+function rangeStillValid(ifRange: string | undefined, validators: Validators): boolean {
+  if (!ifRange) return true;
+  if (ifRange.includes('"')) return validators.etag !== undefined && ifRange.includes(validators.etag);
+  return parseHttpDate(validators.lastModified) <= parseHttpDate(ifRange);
+}
+
+/** `Content-Range` value for a slice, or for an unsatisfiable request (`bytes *\/size`). */
+export function contentRange(size: number, start?: number, end?: number): string {
+  return start === undefined ? `bytes */${size}` : `bytes ${start}-${end}/${size}`;
+}
