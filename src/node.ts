@@ -1,5 +1,5 @@
 import { close, read, type Stats } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import escapeHtml from 'escape-html';
 import parseUrl from 'parseurl';
 import { evaluatePreconditions, type Validators } from './conditional.js';
@@ -184,7 +184,8 @@ function respondWithError(req: IncomingMessage, res: ServerResponse, error: Stat
   }
   const status = error.status;
   if (status === 405) res.setHeader('Allow', ALLOWED_METHODS);
-  const body = htmlDocument('Error', escapeHtml(status < 500 || error.expose ? error.message : 'Internal Server Error'));
+  // An fs error's message names a server path: only exposed (client) errors show their own message.
+  const body = htmlDocument('Error', escapeHtml(error.expose ? error.message : (STATUS_CODES[status] ?? String(status))));
   res.statusCode = status;
   res.setHeader('Content-Type', 'text/html; charset=UTF-8');
   res.setHeader('Content-Length', Buffer.byteLength(body));

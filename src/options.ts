@@ -167,7 +167,8 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
 function parseMaxAge(value: unknown): number {
   let milliseconds: number;
   if (typeof value === 'number') {
-    milliseconds = value;
+    // NaN reads as 0, as in serve-static.
+    milliseconds = Number.isNaN(value) ? 0 : value;
   } else if (typeof value === 'string') {
     milliseconds = ms(value as ms.StringValue);
     if (milliseconds === undefined) {
@@ -176,7 +177,6 @@ function parseMaxAge(value: unknown): number {
   } else {
     throw new TypeError('maxAge must be a number of milliseconds or an ms string');
   }
-  if (Number.isNaN(milliseconds)) throw new TypeError('maxAge must not be NaN');
   return Math.min(Math.max(0, milliseconds), ONE_YEAR_MS);
 }
 

@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
+import { createServer, request, type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -68,9 +68,35 @@ export function finalHandler(nexts: (unknown | null)[], _req: IncomingMessage, r
   res.end(`${error.name}: ${error.message}`);
 }
 
-/** `fetch` that never follows redirects. */
-export function get(url: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(url, { redirect: 'manual', ...init });
+/**
+ * A `fetch`-like request over `node:http`, returned as a `Response`. Unlike `fetch`, it sends exactly the
+ * headers given (undici adds `Cache-Control: no-cache` to conditional requests, which rules out a 304) and
+ * never follows redirects.
+ */
+export function get(
+  url: string,
+  init: { method?: string; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value === undefined) continue;
+          for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+        }
+        const body = Buffer.concat(chunks);
+        const status = res.statusCode ?? 0;
+        const nullBody = body.length === 0 || status === 204 || status === 304;
+        resolve(new Response(nullBody ? null : body, { status, statusText: res.statusMessage ?? '', headers }));
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export interface RawResponse {

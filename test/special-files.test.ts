@@ -1,0 +1,167 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, chownSync, closeSync, openSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { get, openDescriptorCount, serve, tempDir, type TestServer } from './helpers.js';
+
+const dir = tempDir();
+let server: TestServer;
+let strict: TestServer;
+let unixServer: NetServer;
+const BIG_SIZE = 20 * 1024 * 1024;
+
+beforeAll(async () => {
+  writeFileSync(join(dir.path, 'plain.txt'), 'plain\n');
+  execFileSync('mkfifo', [join(dir.path, 'pipe')]);
+  symlinkSync('/dev/zero', join(dir.path, 'zero'));
+  symlinkSync('loop-b', join(dir.path, 'loop-a'));
+  symlinkSync('loop-a', join(dir.path, 'loop-b'));
+  const big = openSync(join(dir.path, 'big.bin'), 'w');
+  closeSync(big);
+  truncateSync(join(dir.path, 'big.bin'), BIG_SIZE);
+  unixServer = createNetServer();
+  await new Promise<void>((done) => unixServer.listen(join(dir.path, 'socket'), done));
+  server = await serve(dir.path);
+  strict = await serve(dir.path, { fallthrough: false });
+});
+afterAll(async () => {
+  await server.close();
+  await strict.close();
+  await new Promise<void>((done) => unixServer.close(() => done()));
+  dir.remove();
+});
+
+describe('only regular files are served', () => {
+  it.each(['pipe', 'socket', 'zero'])('%s is a miss: next() by default, 404 NotFoundError without fallthrough', async (name) => {
+    const res = await get(`${server.url}/${name}`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('fell through');
+    const hard = await get(`${strict.url}/${name}`);
+    expect(hard.status).toBe(404);
+    expect(await hard.text()).toBe('NotFoundError: Not Found');
+  });
+
+  it('a request for a FIFO does not hold up a concurrent request', async () => {
+    const fifoRequests = Array.from({ length: 8 }, () => get(`${server.url}/pipe`));
+    const started = Date.now();
+    const normal = await get(`${server.url}/plain.txt`);
+    expect(normal.status).toBe(200);
+    expect(await normal.text()).toBe('plain\n');
+    for (const res of await Promise.all(fifoRequests)) expect(res.status).toBe(404);
+    // Generous bound: a blocked open would park the thread pool until a writer appears (forever).
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('a symlink loop is a 404 keeping the ELOOP code', async () => {
+    const res = await get(`${server.url}/loop-a`);
+    expect(res.status).toBe(404);
+    expect(await res.text()).toBe('fell through');
+    const hard = await get(`${strict.url}/loop-a`);
+    expect(hard.status).toBe(404);
+    expect(await hard.text()).toMatch(/^Error: ELOOP/);
+    expect(strict.nexts.at(-1)).toMatchObject({ status: 404, code: 'ELOOP' });
+  });
+});
+
+describe('descriptors', () => {
+  it('closes the descriptor of every download the client aborts after the headers', async () => {
+    const before = await openDescriptorCount();
+    for (let i = 0; i < 50; i++) {
+      await new Promise<void>((done, fail) => {
+        const req = request(`${server.url}/big.bin`, { agent: false }, (res) => {
+          expect(res.statusCode).toBe(200);
+          expect(res.headers['content-length']).toBe(String(BIG_SIZE));
+          res.once('data', () => {
+            req.destroy();
+            done();
+          });
+        });
+        req.on('error', (error) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ECONNRESET') fail(error);
+        });
+        req.end();
+      });
+    }
+    // Let the server notice the closed sockets and finish in-flight reads.
+    for (let i = 0; i < 50 && (await openDescriptorCount()) > before; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(await openDescriptorCount()).toBeLessThanOrEqual(before);
+  });
+
+  it('closes descriptors after HEAD, 304, 412 and 416 answers', async () => {
+    const before = await openDescriptorCount();
+    for (let i = 0; i < 20; i++) {
+      expect((await get(`${server.url}/plain.txt`, { method: 'HEAD' })).status).toBe(200);
+      expect((await get(`${server.url}/plain.txt`, { headers: { 'If-None-Match': '*' } })).status).toBe(304);
+      expect((await get(`${server.url}/plain.txt`, { headers: { 'If-Match': '"x"' } })).status).toBe(412);
+      expect((await get(`${server.url}/plain.txt`, { headers: { Range: 'bytes=99-' } })).status).toBe(416);
+    }
+    expect(await openDescriptorCount()).toBeLessThanOrEqual(before);
+  });
+
+  it('cuts the connection when the file shrinks during the download', async () => {
+    const path = join(dir.path, 'shrinking.bin');
+    truncateSync(openAndClose(path), BIG_SIZE);
+    const outcome = await new Promise<{ received: number; error?: string }>((done) => {
+      let received = 0;
+      const req = request(`${server.url}/shrinking.bin`, { agent: false }, (res) => {
+        expect(res.headers['content-length']).toBe(String(BIG_SIZE));
+        res.once('data', () => truncateSync(path, 1024));
+        res.on('data', (chunk: Buffer) => (received += chunk.length));
+        res.on('end', () => done({ received }));
+        res.on('error', (error) => done({ received, error: (error as NodeJS.ErrnoException).code ?? error.message }));
+      });
+      req.on('error', (error) => done({ received, error: (error as NodeJS.ErrnoException).code ?? error.message }));
+      req.end();
+    });
+    expect(outcome.received).toBeLessThan(BIG_SIZE);
+    expect(outcome.error).toBeDefined();
+  });
+});
+
+function openAndClose(path: string): string {
+  closeSync(openSync(path, 'w'));
+  return path;
+}
+
+describe('permissions', () => {
+  it('answers 403 for a file the process may not read (EACCES)', async () => {
+    const secret = join(dir.path, 'no-access.txt');
+    writeFileSync(secret, 'nope\n');
+    chmodSync(secret, 0o000);
+    // root reads anything, so the server runs as `nobody` in a child process when the tests run as root.
+    const uid = process.getuid?.() ?? -1;
+    if (uid !== 0) {
+      const res = await get(`${strict.url}/no-access.txt`);
+      expect(res.status).toBe(403);
+      return;
+    }
+    chownSync(dir.path, 65534, 65534);
+    chmodSync(dir.path, 0o755);
+    const script = `
+      import http from 'node:http';
+      import serveStatic from ${JSON.stringify(resolve('dist/index.js'))};
+      const mw = serveStatic(${JSON.stringify(dir.path)}, { fallthrough: false });
+      const server = http.createServer((req, res) => mw(req, res, (err) => {
+        res.statusCode = err ? err.status : 404;
+        res.end(err ? err.name + ':' + err.code : 'next');
+      }));
+      server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 });
+    try {
+      const port = await new Promise<string>((done, fail) => {
+        child.stdout.once('data', (data: Buffer) => done(data.toString().trim()));
+        child.stderr.on('data', (data: Buffer) => fail(new Error(data.toString())));
+      });
+      const res = await get(`http://127.0.0.1:${port}/no-access.txt`);
+      expect(res.status).toBe(403);
+      expect(await res.text()).toBe('Error:EACCES');
+      const ok = await get(`http://127.0.0.1:${port}/plain.txt`);
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toBe('plain\n');
+    } finally {
+      child.kill();
+    }
+  });
+});
