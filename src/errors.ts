@@ -3,11 +3,8 @@ import createError, { type HttpError } from 'http-errors';
 /** An `http-errors` instance as handed to `next(err)`; may carry response headers (a 416's `Content-Range`). */
 export type StaticError = HttpError & { headers?: Record<string, string> };
 
-/**
- * File-system error codes that mean "there is nothing to serve here". ENXIO is what opening a Unix socket
- * gives: not a file.
- */
-const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP', 'ENXIO']);
+/** File-system error codes that mean "there is nothing to serve here". */
+const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP']);
 /** The process may not read it: the file exists, but the answer is no. */
 const FORBIDDEN_CODES = new Set(['EACCES', 'EPERM']);
 /** Descriptor exhaustion is load, not a fault of the request: the client may try again. */

@@ -31,7 +31,8 @@ const OTHER: Candidate = Object.freeze({ kind: 'other' });
 function openCandidate(path: string, done: (candidate: Candidate) => void): void {
   open(path, OPEN_FLAGS, (openError, fd) => {
     if (openError) {
-      done({ kind: 'error', error: openError });
+      // Opening a Unix socket fails with ENXIO: it exists, but it is not a file.
+      done(openError.code === 'ENXIO' ? OTHER : { kind: 'error', error: openError });
       return;
     }
     fstat(fd, (statError, stat) => {

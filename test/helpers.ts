@@ -177,3 +177,16 @@ export async function openDescriptorCount(): Promise<number> {
   const { readdir } = await import('node:fs/promises');
   return (await readdir('/proc/self/fd')).length;
 }
+
+/**
+ * Waits (up to about a second) until this process has no more descriptors open than `limit`, and returns
+ * the count: the server side of a closed connection is released a moment after the client's.
+ */
+export async function settledDescriptorCount(limit: number): Promise<number> {
+  let count = await openDescriptorCount();
+  for (let i = 0; i < 50 && count > limit; i++) {
+    await new Promise((done) => setTimeout(done, 20));
+    count = await openDescriptorCount();
+  }
+  return count;
+}
