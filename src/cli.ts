@@ -32,8 +32,8 @@ export function parseCli(argv: readonly string[]): CliOptions | 'help' {
   });
   if (values.help) return 'help';
   if (positionals.length > 1) throw new TypeError(`expected one directory, got ${positionals.length}`);
-  const port = values.port === undefined ? 8080 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  const port = values.port === undefined ? 8080 : /^\d{1,5}$/.test(values.port) ? Number(values.port) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) {
     throw new TypeError(`--port must be an integer from 0 to 65535, got "${values.port}"`);
   }
   return { root: positionals[0] ?? '.', port, host: values.host ?? '127.0.0.1' };

@@ -11,8 +11,12 @@ import { ALLOWED_METHODS, directoryLocation, dotfileStatus, isReadMethod } from 
 import { contentRange, evaluateRange } from './range.js';
 import { resolvePath } from './resolve.js';
 
-/** The `next` callback of Connect and Express. */
-export type NextFunction = (err?: unknown) => void;
+/**
+ * The `next` callback of Connect and Express. `err` is `any` as in their own types, so the middleware also
+ * fits code typed against serve-static's `(err?: HttpError) => void`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type NextFunction = (err?: any) => void;
 
 /**
  * The middleware: `(req, res, next)` for Express 4/5 and Connect. With plain `node:http`, where `next` is

@@ -23,83 +23,83 @@ export interface ServeStaticOptions<Res extends ServerResponse = ServerResponse>
    * @default true
    * @example { acceptRanges: false }
    */
-  acceptRanges?: boolean;
+  acceptRanges?: boolean | undefined;
   /**
    * Send a `Cache-Control` header built from `maxAge` and `immutable`.
    * @default true
    * @example { cacheControl: false }
    */
-  cacheControl?: boolean;
+  cacheControl?: boolean | undefined;
   /**
    * What to do when any segment of the path begins with a dot (`.env`, `.git/config`):
    * `'allow'` serves it, `'deny'` answers 403, `'ignore'` acts as if it did not exist (404, or falls through).
    * @default 'ignore'
    * @example { dotfiles: 'deny' }
    */
-  dotfiles?: DotfilesMode;
+  dotfiles?: DotfilesMode | undefined;
   /**
    * Send a weak `ETag` computed from the file's size and modification time.
    * @default true
    * @example { etag: false }
    */
-  etag?: boolean;
+  etag?: boolean | undefined;
   /**
    * Extensions tried, in order, when the path has no extension and no file matches it exactly;
    * `/about` then serves `about.html`.
    * @default false
    * @example { extensions: ['html', 'htm'] }
    */
-  extensions?: string | readonly string[] | false;
+  extensions?: string | readonly string[] | false | undefined;
   /**
    * On a miss (no file, a method other than GET/HEAD, a refused path), call `next()` so later middleware
    * can answer. When false, misses become `next(err)` and other methods are answered 405.
    * @default true
    * @example { fallthrough: false }
    */
-  fallthrough?: boolean;
+  fallthrough?: boolean | undefined;
   /**
    * Add `immutable` to `Cache-Control`, telling browsers not to revalidate within `maxAge`.
    * @default false
    * @example { immutable: true, maxAge: '1y' }
    */
-  immutable?: boolean;
+  immutable?: boolean | undefined;
   /**
    * File names served for a request to a directory with a trailing slash, tried in order; `false` disables.
    * @default 'index.html'
    * @example { index: ['index.html', 'index.htm'] }
    */
-  index?: string | readonly string[] | false;
+  index?: string | readonly string[] | false | undefined;
   /**
    * Send `Last-Modified` from the file's modification time.
    * @default true
    * @example { lastModified: false }
    */
-  lastModified?: boolean;
+  lastModified?: boolean | undefined;
   /**
    * Browser cache lifetime for `Cache-Control: public, max-age=…`, in milliseconds or as an `ms` string.
    * Capped at one year.
    * @default 0
    * @example { maxAge: '1d' }
    */
-  maxAge?: number | string;
+  maxAge?: number | string | undefined;
   /**
    * Alias of `maxAge`, accepted for compatibility with serve-static.
    * @default 0
    * @example { maxage: 86_400_000 }
    */
-  maxage?: number | string;
+  maxage?: number | string | undefined;
   /**
    * Redirect (301) a directory requested without its trailing slash to the same path with one.
    * @default true
    * @example { redirect: false }
    */
-  redirect?: boolean;
+  redirect?: boolean | undefined;
   /**
    * A hook to set custom headers on a file response; headers it sets are not overwritten.
    * @default undefined
    * @example { setHeaders: (res, path) => { if (path.endsWith('.pdf')) res.setHeader('Content-Disposition', 'attachment') } }
    */
-  setHeaders?: SetHeaders<Res>;
+  setHeaders?: SetHeaders<Res> | undefined;
 }
 
 /** Everything derived from the options, computed once at factory time. */

@@ -252,6 +252,8 @@ describe('the packed tarball', () => {
     expect(packedFiles).toEqual(expect.arrayContaining(['package.json', 'dist/index.js', 'dist/index.d.ts', 'dist/cli.js']));
     const stray = packedFiles.filter((path) => !path.startsWith('dist/') && !/^(package\.json|README(\.md)?|LICENSE)$/i.test(path));
     expect(stray).toEqual([]);
+    // Source maps would point at src/, which is not shipped.
+    expect(packedFiles.filter((path) => path.endsWith('.map'))).toEqual([]);
     expect(packedFiles.filter((path) => /^(src|test|fixtures|bench)\//.test(path) || /\.test(-d)?\.[cm]?[jt]s$/.test(path))).toEqual([]);
   });
 
