@@ -27,20 +27,41 @@ export function typeOfPath(path: string): string {
   return type;
 }
 
+/** A file chosen for a response, with the header values derived from it (computed once per file). */
+export interface FileFacts {
+  readonly path: string;
+  readonly stat: Stats;
+  /** Undefined when the `etag` option is off. */
+  readonly etag: string | undefined;
+  /** Undefined when the `lastModified` option is off. */
+  readonly lastModified: string | undefined;
+  readonly type: string;
+}
+
+export function describeFile(config: Config, path: string, stat: Stats): FileFacts {
+  return {
+    path,
+    stat,
+    etag: config.etag ? etag(stat) : undefined,
+    lastModified: config.lastModified ? stat.mtime.toUTCString() : undefined,
+    type: typeOfPath(path),
+  };
+}
+
 /**
  * Sets the default headers of a file response in send's order. A header already present (from `setHeaders`
  * or earlier middleware) is left as it is.
  */
-export function applyFileHeaders(config: Config, target: HeaderTarget, path: string, stat: Stats): void {
+export function applyFileHeaders(config: Config, target: HeaderTarget, facts: FileFacts): void {
   if (config.acceptRanges && !target.getHeader('Accept-Ranges')) target.setHeader('Accept-Ranges', 'bytes');
   if (config.cacheControl !== undefined && !target.getHeader('Cache-Control')) {
     target.setHeader('Cache-Control', config.cacheControl);
   }
-  if (config.lastModified && !target.getHeader('Last-Modified')) {
-    target.setHeader('Last-Modified', stat.mtime.toUTCString());
+  if (facts.lastModified !== undefined && !target.getHeader('Last-Modified')) {
+    target.setHeader('Last-Modified', facts.lastModified);
   }
-  if (config.etag && !target.getHeader('ETag')) target.setHeader('ETag', etag(stat));
-  if (!target.getHeader('Content-Type')) target.setHeader('Content-Type', typeOfPath(path));
+  if (facts.etag !== undefined && !target.getHeader('ETag')) target.setHeader('ETag', facts.etag);
+  if (!target.getHeader('Content-Type')) target.setHeader('Content-Type', facts.type);
 }
 
 /** Headers that describe a body; a 304 has none (RFC 9110 section 15.4.5). */

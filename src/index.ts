@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { createNodeMiddleware, type StaticMiddleware } from './node.js';
 import { createConfig, type ServeStaticOptions } from './options.js';
 
-export type { DotfilesMode, ServeStaticOptions, SetHeaders } from './options.js';
+export type { CacheOptions, DotfilesMode, ServeStaticOptions, SetHeaders } from './options.js';
 export type { NextFunction, StaticMiddleware } from './node.js';
 
 /**

@@ -2,14 +2,14 @@ import { close, read, type Stats } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import escapeHtml from 'escape-html';
 import parseUrl from 'parseurl';
-import { evaluatePreconditions, type Validators } from './conditional.js';
+import { evaluatePreconditions } from './conditional.js';
 import { httpError, type StaticError } from './errors.js';
-import { applyFileHeaders, headerString, removeContentHeaders } from './headers.js';
-import { locate } from './open.js';
+import { applyFileHeaders, headerString, removeContentHeaders, type FileFacts } from './headers.js';
+import { createLookup } from './lookup.js';
+import { ignore } from './open.js';
 import type { Config } from './options.js';
-import { ALLOWED_METHODS, directoryLocation, dotfileStatus, isReadMethod } from './policy.js';
+import { ALLOWED_METHODS, directoryLocation, isReadMethod } from './policy.js';
 import { contentRange, evaluateRange } from './range.js';
-import { resolvePath } from './resolve.js';
 
 /**
  * The `next` callback of Connect and Express. `err` is `any` as in their own types, so the middleware also
@@ -31,9 +31,16 @@ export type StaticMiddleware<Res extends ServerResponse = ServerResponse> = (
 /** Bytes read per `read(2)` while streaming; a file no larger than this is sent with one `res.end`. */
 const CHUNK_SIZE = 64 * 1024;
 
+/** The part of the file to send once headers and preconditions have been dealt with. */
+interface Slice {
+  readonly start: number;
+  readonly length: number;
+}
+
 /** Creates the Connect/Express door on the core steps. */
 export function createNodeMiddleware<Res extends ServerResponse>(config: Config): StaticMiddleware<Res> {
   const setHeaders = config.setHeaders as ((res: Res, path: string, stat: Stats) => void) | undefined;
+  const lookup = createLookup(config);
 
   /** A miss or refusal before a file was chosen falls through; anything after it, or a 5xx, is an error. */
   function fail(req: IncomingMessage, res: Res, next: NextFunction | undefined, error: StaticError, fileChosen: boolean): void {
@@ -46,52 +53,52 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
     }
   }
 
-  function sendFile(req: IncomingMessage, res: Res, next: NextFunction | undefined, fd: number, stat: Stats, path: string): void {
+  /**
+   * Headers, then preconditions (304/412), then Range (206/416), in send's order. Returns the slice to send,
+   * or undefined when the response has been dealt with.
+   */
+  function prepare(req: IncomingMessage, res: Res, next: NextFunction | undefined, facts: FileFacts): Slice | undefined {
     if (res.headersSent) {
-      close(fd, ignore);
       fail(req, res, next, httpError(500), true);
-      return;
+      return undefined;
     }
     try {
-      if (setHeaders !== undefined) setHeaders(res, path, stat);
-      applyFileHeaders(config, res, path, stat);
+      if (setHeaders !== undefined) setHeaders(res, facts.path, facts.stat);
+      applyFileHeaders(config, res, facts);
     } catch (error) {
-      close(fd, ignore);
       fail(req, res, next, asHttpError(error), true);
-      return;
+      return undefined;
     }
 
-    const validators: Validators = {
+    const headers = req.headers;
+    const validators = {
       etag: headerString(res.getHeader('ETag')),
       lastModified: headerString(res.getHeader('Last-Modified')),
     };
     const statusCode = res.statusCode;
     const cachable = (statusCode >= 200 && statusCode < 300) || statusCode === 304;
-    const precondition = evaluatePreconditions(req.headers, validators, cachable);
+    const precondition = evaluatePreconditions(headers, validators, cachable);
     if (precondition === 'failed') {
-      close(fd, ignore);
       fail(req, res, next, httpError(412), true);
-      return;
+      return undefined;
     }
     if (precondition === 'not-modified') {
-      close(fd, ignore);
       removeContentHeaders(res);
       res.statusCode = 304;
       res.end();
-      return;
+      return undefined;
     }
 
-    const size = stat.size;
+    const size = facts.stat.size;
     let start = 0;
     let length = size;
-    if (config.acceptRanges) {
-      const range = evaluateRange(req.headers.range, headerString(req.headers['if-range']), size, validators);
+    if (config.acceptRanges && headers.range !== undefined) {
+      const range = evaluateRange(headers.range, headerString(headers['if-range']), size, validators);
       if (range.kind === 'unsatisfiable') {
-        close(fd, ignore);
         const value = contentRange(size);
         res.setHeader('Content-Range', value);
         fail(req, res, next, httpError(416, { 'Content-Range': value }), true);
-        return;
+        return undefined;
       }
       if (range.kind === 'partial') {
         res.statusCode = 206;
@@ -100,14 +107,8 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
         length = range.end - range.start + 1;
       }
     }
-
     res.setHeader('Content-Length', length);
-    if (req.method === 'HEAD' || length === 0) {
-      close(fd, ignore);
-      res.end();
-      return;
-    }
-    streamBody(res, fd, start, length);
+    return { start, length };
   }
 
   return function serveStatic(req, res, next) {
@@ -132,28 +133,37 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
     // Under a mount (`app.use('/static', ...)`), `/static` arrives as `/`: keep it a redirect to `/static/`.
     if (pathname === '/' && !originalPathname(req).endsWith('/')) pathname = '';
 
-    const resolved = resolvePath(config.root, pathname);
-    if (resolved.kind === 'refused') {
-      fail(req, res, next, httpError(resolved.status), false);
-      return;
-    }
-    const refusal = dotfileStatus(resolved.segments, config.dotfiles);
-    if (refusal !== 0) {
-      fail(req, res, next, httpError(refusal), false);
-      return;
-    }
-
-    locate(config, resolved.path, resolved.trailingSlash, (located) => {
-      switch (located.kind) {
-        case 'file':
-          sendFile(req, res, next, located.fd, located.stat, located.path);
+    lookup(pathname, (outcome) => {
+      switch (outcome.kind) {
+        case 'memory': {
+          const slice = prepare(req, res, next, outcome.facts);
+          if (slice === undefined) return;
+          const body = outcome.body;
+          if (req.method === 'HEAD') res.end();
+          else res.end(slice.length === body.length ? body : body.subarray(slice.start, slice.start + slice.length));
           return;
+        }
+        case 'descriptor': {
+          const fd = outcome.fd;
+          if (res.destroyed) {
+            close(fd, ignore);
+            return;
+          }
+          const slice = prepare(req, res, next, outcome.facts);
+          if (slice === undefined || req.method === 'HEAD' || slice.length === 0) {
+            close(fd, ignore);
+            if (slice !== undefined) res.end();
+            return;
+          }
+          streamBody(res, fd, slice.start, slice.length);
+          return;
+        }
         case 'directory':
-          if (config.redirect && !resolved.trailingSlash) redirectToDirectory(req, res);
+          if (config.redirect && !outcome.trailingSlash) redirectToDirectory(req, res);
           else fail(req, res, next, httpError(404), false);
           return;
         case 'error':
-          fail(req, res, next, located.error, false);
+          fail(req, res, next, outcome.error, false);
       }
     });
   };
@@ -165,7 +175,7 @@ function originalPathname(req: IncomingMessage): string {
 
 function redirectToDirectory(req: IncomingMessage, res: ServerResponse): void {
   const original = parseUrl.original(req);
-  const location = directoryLocation(original?.pathname ?? '', original?.search);
+  const location = directoryLocation(original?.pathname ?? '', original?.search, original?.hash);
   const body = htmlDocument('Redirecting', `Redirecting to ${escapeHtml(location)}`);
   res.statusCode = 301;
   res.setHeader('Content-Type', 'text/html; charset=UTF-8');
@@ -187,7 +197,6 @@ function respondWithError(req: IncomingMessage, res: ServerResponse, error: Stat
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
   }
   const status = error.status;
-  if (status === 405) res.setHeader('Allow', ALLOWED_METHODS);
   // An fs error's message names a server path: only exposed (client) errors show their own message.
   const body = htmlDocument('Error', escapeHtml(error.expose ? error.message : (STATUS_CODES[status] ?? String(status))));
   res.statusCode = status;
@@ -260,12 +269,6 @@ function streamBody(res: ServerResponse, fd: number, position: number, length: n
       }
     });
   };
-
-  if (res.destroyed) {
-    finished = true;
-    release();
-    return;
-  }
   pump();
 }
 
@@ -278,5 +281,3 @@ function asHttpError(error: unknown): StaticError {
   (wrapped as { cause?: unknown }).cause = error;
   return wrapped;
 }
-
-function ignore(): void {}

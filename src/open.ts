@@ -15,7 +15,7 @@ export type Located =
  */
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
-type Candidate =
+export type Candidate =
   | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats }
   | { readonly kind: 'directory' }
   | { readonly kind: 'other' }
@@ -28,7 +28,7 @@ const OTHER: Candidate = Object.freeze({ kind: 'other' });
  * Opens `path` and inspects the open descriptor, so the file we describe is the file we stream (no
  * stat-then-open race). Only a regular file keeps its descriptor.
  */
-function openCandidate(path: string, done: (candidate: Candidate) => void): void {
+export function openCandidate(path: string, done: (candidate: Candidate) => void): void {
   open(path, OPEN_FLAGS, (openError, fd) => {
     if (openError) {
       // Opening a Unix socket fails with ENXIO: it exists, but it is not a file.
@@ -111,4 +111,4 @@ function tryEach(
   });
 }
 
-function ignore(): void {}
+export function ignore(): void {}

@@ -2,6 +2,7 @@ import type { Stats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import ms from 'ms';
+import type { CacheLimits } from './cache.js';
 
 /** How files and directories whose name begins with a dot are treated. */
 export type DotfilesMode = 'allow' | 'deny' | 'ignore';
@@ -18,6 +19,16 @@ export type SetHeaders<Res extends ServerResponse = ServerResponse> = (res: Res,
  * ```
  */
 export interface ServeStaticOptions<Res extends ServerResponse = ServerResponse> {
+  /**
+   * Remember lookups (files, directories, misses), file metadata and the bytes of small files, as nginx's
+   * `open_file_cache` does. Off by default: every request then goes to the disk, as with serve-static.
+   * `true` uses the default limits; an object sets them. A file changed on disk is served fresh after at most
+   * `revalidateAfter`; a cached body is always the one its ETag and Content-Length describe.
+   * @default false
+   * @example { cache: true }
+   * @example { cache: { maxBytes: 128 * 1024 * 1024, revalidateAfter: '5s' } }
+   */
+  cache?: boolean | CacheOptions | undefined;
   /**
    * Answer `Range` requests and send `Accept-Ranges: bytes`.
    * @default true
@@ -102,6 +113,35 @@ export interface ServeStaticOptions<Res extends ServerResponse = ServerResponse>
   setHeaders?: SetHeaders<Res> | undefined;
 }
 
+/** Limits of the `cache` option. */
+export interface CacheOptions {
+  /**
+   * Most entries (files, directories and misses) kept; the least recently used go first.
+   * @default 10000
+   * @example { maxEntries: 50_000 }
+   */
+  maxEntries?: number | undefined;
+  /**
+   * Most bytes of file contents (plus a small per-entry overhead) kept in memory.
+   * @default 67108864 (64 MiB)
+   * @example { maxBytes: 256 * 1024 * 1024 }
+   */
+  maxBytes?: number | undefined;
+  /**
+   * Largest file whose bytes are kept; larger files are streamed from disk, only their lookup is remembered.
+   * @default 1048576 (1 MiB)
+   * @example { maxFileSize: 256 * 1024 }
+   */
+  maxFileSize?: number | undefined;
+  /**
+   * How long an entry is trusted before the disk is consulted again, in ms or as an `ms` string. This bounds
+   * how stale an answer can be: a changed, added or deleted file is seen after at most this long.
+   * @default 1000
+   * @example { revalidateAfter: '10s' }
+   */
+  revalidateAfter?: number | string | undefined;
+}
+
 /** Everything derived from the options, computed once at factory time. */
 export interface Config {
   readonly root: string;
@@ -117,7 +157,16 @@ export interface Config {
   readonly lastModified: boolean;
   readonly redirect: boolean;
   readonly setHeaders: SetHeaders<never> | undefined;
+  /** Undefined when the cache is off. */
+  readonly cache: CacheLimits | undefined;
 }
+
+const DEFAULT_CACHE: CacheLimits = Object.freeze({
+  maxEntries: 10_000,
+  maxBytes: 64 * 1024 * 1024,
+  maxFileSize: 1024 * 1024,
+  revalidateAfter: 1000,
+});
 
 const ONE_YEAR_MS = 365 * 24 * 60 * 60 * 1000;
 
@@ -157,7 +206,34 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     lastModified: Boolean(opts.lastModified ?? true),
     redirect: opts.redirect !== false,
     setHeaders: setHeaders ?? undefined,
+    cache: cacheLimits(opts.cache),
   });
+}
+
+function cacheLimits(value: unknown): CacheLimits | undefined {
+  if (value === undefined || value === null || value === false) return undefined;
+  if (value === true) return DEFAULT_CACHE;
+  if (typeof value !== 'object') throw new TypeError('cache option must be a boolean or an object');
+  const options = value as CacheOptions;
+  const revalidate = options.revalidateAfter ?? DEFAULT_CACHE.revalidateAfter;
+  const revalidateAfter = typeof revalidate === 'string' ? ms(revalidate as ms.StringValue) : revalidate;
+  if (typeof revalidateAfter !== 'number' || !(revalidateAfter >= 0)) {
+    throw new TypeError('cache.revalidateAfter must be a number of milliseconds (>= 0) or an ms string');
+  }
+  return Object.freeze({
+    maxEntries: limit(options.maxEntries, DEFAULT_CACHE.maxEntries, 'cache.maxEntries'),
+    maxBytes: limit(options.maxBytes, DEFAULT_CACHE.maxBytes, 'cache.maxBytes'),
+    maxFileSize: limit(options.maxFileSize, DEFAULT_CACHE.maxFileSize, 'cache.maxFileSize'),
+    revalidateAfter,
+  });
+}
+
+function limit(value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new TypeError(`${name} must be a non-negative integer`);
+  }
+  return value;
 }
 
 /**

@@ -24,10 +24,14 @@ export function dotfileStatus(segments: readonly string[], mode: DotfilesMode): 
 
 /**
  * The `Location` for a directory requested without its trailing slash: the original path plus `/`, query
- * kept. Leading slashes and backslashes collapse to one `/`, because browsers read `//host` and `/\host` as
+ * and fragment kept. Leading slashes and backslashes collapse to one `/`, because browsers read `//host` and `/\host` as
  * another origin; the result is always a path on this origin.
  */
-export function directoryLocation(originalPathname: string, search: string | null | undefined): string {
+export function directoryLocation(
+  originalPathname: string,
+  search: string | null | undefined,
+  hash?: string | null,
+): string {
   let start = 0;
   while (start < originalPathname.length) {
     const code = originalPathname.charCodeAt(start);
@@ -35,5 +39,5 @@ export function directoryLocation(originalPathname: string, search: string | nul
     start++;
   }
   const rest = originalPathname.slice(start);
-  return encodeUrl(`${rest === '' ? '/' : `/${rest}/`}${search ?? ''}`);
+  return encodeUrl(`${rest === '' ? '/' : `/${rest}/`}${search ?? ''}${hash ?? ''}`);
 }

@@ -21,6 +21,8 @@ export const COMPARED_HEADERS = [
   'content-security-policy',
   'x-content-type-options',
   'allow',
+  // set by the `setHeaders` option set below, to compare the path and stat the hook receives
+  'x-set-headers',
 ] as const;
 
 export const OPTION_SETS: readonly OptionSet[] = [
@@ -49,6 +51,20 @@ export const OPTION_SETS: readonly OptionSet[] = [
   { name: 'fallthrough false + index false', options: { fallthrough: false, index: false } },
   { name: 'fallthrough false + redirect false', options: { fallthrough: false, redirect: false } },
   { name: "maxage '2h' + immutable", options: { maxage: '2h', immutable: true } },
+  {
+    name: 'setHeaders',
+    options: {
+      setHeaders: (res, path, stat) => {
+        res.setHeader('X-Set-Headers', `${encodeURIComponent(path)} ${stat.size}`);
+        if (path.endsWith('.txt')) {
+          // headers the hook sets win over the defaults, and its ETag is the one conditionals compare
+          res.setHeader('Cache-Control', 'no-store');
+          res.setHeader('ETag', '"custom"');
+          res.setHeader('Content-Type', 'text/x-custom');
+        }
+      },
+    },
+  },
 ];
 
 /** Request targets against the committed `fixtures/` tree, sent byte for byte over a raw socket. */
@@ -86,6 +102,13 @@ export const FIXTURE_PATHS: readonly string[] = [
   '/sub/',
   '/users%2f',
   '/users%2ftobi.txt',
+  '/%2fusers',
+  '/users/.',
+  '/users/..',
+  // a fragment makes parseurl fall back to url.parse
+  '/users#frag',
+  '/users?x=1#frag',
+  '/todo.txt#frag',
   // mount-like double slashes
   '//users',
   '//users/',
@@ -150,6 +173,9 @@ export const FIXTURE_PATHS: readonly string[] = [
   '/todo.txt%00',
   '/%00',
   '/users/%00/',
+  // ENAMETOOLONG
+  `/${'a'.repeat(300)}`,
+  `/${'a'.repeat(300)}/`,
   // extension fallback
   '/about',
   '/about/',
@@ -263,6 +289,11 @@ export const TEMP_PATHS: readonly string[] = [
   '/dangling/',
 ];
 
+/** A readable test-name form of a request target (long names are abbreviated). */
+export function label(target: string): string {
+  return target.replace(/a{20,}/g, (run) => `a…(${run.length})`);
+}
+
 /** Builds {@link TEMP_TREE} under `root`. */
 export function buildTempTree(root: string): void {
   for (const [name, entry] of Object.entries(TEMP_TREE)) {
@@ -293,6 +324,7 @@ export const HEADER_CASES: readonly HeaderCase[] = [
   { name: 'If-None-Match current', headers: (m) => ({ 'If-None-Match': m.etag }) },
   { name: 'If-None-Match current without W/', headers: (m) => ({ 'If-None-Match': m.etag.replace(/^W\//, '') }) },
   { name: 'If-None-Match other', headers: () => ({ 'If-None-Match': 'W/"0-nope"' }) },
+  { name: 'If-None-Match "custom" (the setHeaders ETag)', headers: () => ({ 'If-None-Match': '"custom"' }) },
   { name: 'If-None-Match *', headers: () => ({ 'If-None-Match': '*' }) },
   { name: 'If-None-Match list with current', headers: (m) => ({ 'If-None-Match': `"a", ${m.etag} ,W/"b"` }) },
   { name: 'If-None-Match list without current', headers: () => ({ 'If-None-Match': '"a", W/"b"' }) },
@@ -352,6 +384,7 @@ export const HEADER_CASES: readonly HeaderCase[] = [
     name: 'Range bytes=0-4 + If-Range a day earlier',
     headers: (m) => ({ Range: 'bytes=0-4', 'If-Range': date(m.mtime, -DAY) }),
   },
+  { name: 'Range bytes=0-4 + If-Range "custom"', headers: () => ({ Range: 'bytes=0-4', 'If-Range': '"custom"' }) },
   { name: 'Range bytes=0-4 + If-Range garbage', headers: () => ({ Range: 'bytes=0-4', 'If-Range': 'garbage' }) },
   {
     name: 'Range bytes=100-200 + If-Range other ETag',
@@ -371,10 +404,12 @@ export const HEADER_TARGETS: readonly { readonly target: string; readonly file: 
   { target: '/users', file: 'users/index.html' },
 ];
 
+/** Option sets for the header cases; `/about` is only sent to those with extensions. */
 export const HEADER_OPTION_SETS: readonly string[] = [
   'defaults',
+  'setHeaders',
   "extensions ['html']",
-  'fallthrough false',
+  "fallthrough false + extensions ['txt','html']",
   'etag false',
   'lastModified false',
   'acceptRanges false',

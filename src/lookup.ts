@@ -1,0 +1,163 @@
+import { close, fstat, read, type Stats } from 'node:fs';
+import { type CacheEntry, LookupCache } from './cache.js';
+import { fsError, httpError, type StaticError } from './errors.js';
+import { describeFile, type FileFacts } from './headers.js';
+import { ignore, locate, openCandidate } from './open.js';
+import type { Config } from './options.js';
+import { dotfileStatus } from './policy.js';
+import { resolvePath } from './resolve.js';
+
+/** What a request path leads to. A `descriptor` outcome owns `fd`: the receiver must close it. */
+export type Outcome =
+  | { readonly kind: 'descriptor'; readonly fd: number; readonly facts: FileFacts }
+  | { readonly kind: 'memory'; readonly facts: FileFacts; readonly body: Buffer }
+  | { readonly kind: 'directory'; readonly trailingSlash: boolean }
+  /** Refused or nothing to serve, before any file was chosen. */
+  | { readonly kind: 'error'; readonly error: StaticError };
+
+export type Lookup = (pathname: string, done: (outcome: Outcome) => void) => void;
+
+/**
+ * Builds the lookup step: URL pathname → outcome. Without a cache every request goes to the disk (always
+ * fresh, as serve-static). With one, files, directories and misses are remembered per pathname, small files
+ * with their bytes, each for at most `revalidateAfter` ms.
+ */
+export function createLookup(config: Config): Lookup {
+  const limits = config.cache;
+  const cache = limits === undefined ? undefined : new LookupCache(limits);
+
+  function fromDisk(pathname: string, done: (outcome: Outcome) => void): void {
+    const resolved = resolvePath(config.root, pathname);
+    if (resolved.kind === 'refused') {
+      done({ kind: 'error', error: httpError(resolved.status) });
+      return;
+    }
+    const refusal = dotfileStatus(resolved.segments, config.dotfiles);
+    if (refusal !== 0) {
+      done({ kind: 'error', error: httpError(refusal) });
+      return;
+    }
+    const trailingSlash = resolved.trailingSlash;
+    locate(config, resolved.path, trailingSlash, (located) => {
+      switch (located.kind) {
+        case 'directory':
+          cache?.set(pathname, located, Date.now());
+          done({ kind: 'directory', trailingSlash });
+          return;
+        case 'error':
+          if (cache !== undefined && located.error.status === 404) {
+            const error = located.error as StaticError & { code?: string };
+            cache.set(pathname, { kind: 'miss', status: 404, code: error.code, message: error.message }, Date.now());
+          }
+          done({ kind: 'error', error: located.error });
+          return;
+        case 'file': {
+          const facts = describeFile(config, located.path, located.stat);
+          if (cache === undefined) {
+            done({ kind: 'descriptor', fd: located.fd, facts });
+          } else if (located.stat.size <= cache.limits.maxFileSize) {
+            fill(cache, pathname, located.fd, facts, done);
+          } else {
+            cache.set(pathname, { kind: 'path', path: located.path }, Date.now());
+            done({ kind: 'descriptor', fd: located.fd, facts });
+          }
+        }
+      }
+    });
+  }
+
+  /** Reads a small file whole and remembers it, unless it changed while being read. */
+  function fill(cache: LookupCache, pathname: string, fd: number, facts: FileFacts, done: (outcome: Outcome) => void): void {
+    const size = facts.stat.size;
+    readWhole(fd, size, (readError, body) => {
+      if (readError !== null) {
+        close(fd, ignore);
+        done({ kind: 'error', error: fsError(readError) });
+        return;
+      }
+      fstat(fd, (statError, after) => {
+        if (statError === null && body.length === size && sameVersion(facts.stat, after)) {
+          close(fd, ignore);
+          cache.set(pathname, { kind: 'memory', facts, body }, Date.now());
+          done({ kind: 'memory', facts, body });
+          return;
+        }
+        // It changed under us: not cached; served from the descriptor with what it is now, and the
+        // stream cuts the connection if it shrinks again.
+        if (statError !== null || !after.isFile()) {
+          close(fd, ignore);
+          done({ kind: 'error', error: statError === null ? httpError(404) : fsError(statError) });
+          return;
+        }
+        done({ kind: 'descriptor', fd, facts: describeFile(config, facts.path, after) });
+      });
+    });
+  }
+
+  function fromCache(entry: CacheEntry, pathname: string, done: (outcome: Outcome) => void): void {
+    switch (entry.kind) {
+      case 'memory':
+        done({ kind: 'memory', facts: entry.facts, body: entry.body });
+        return;
+      case 'directory':
+        done({ kind: 'directory', trailingSlash: pathname.endsWith('/') });
+        return;
+      case 'miss':
+        done({ kind: 'error', error: rebuildMiss(entry) });
+        return;
+      case 'path':
+        openCandidate(entry.path, (candidate) => {
+          if (candidate.kind === 'file') {
+            done({ kind: 'descriptor', fd: candidate.fd, facts: describeFile(config, entry.path, candidate.stat) });
+          } else {
+            cache?.delete(pathname);
+            fromDisk(pathname, done);
+          }
+        });
+    }
+  }
+
+  if (cache === undefined) return fromDisk;
+  return (pathname, done) => {
+    const entry = cache.get(pathname, Date.now());
+    if (entry === undefined) fromDisk(pathname, done);
+    else fromCache(entry, pathname, done);
+  };
+}
+
+/** Same inode, size and times: the bytes read belong to the stat taken before. */
+function sameVersion(before: Stats, after: Stats): boolean {
+  return (
+    before.ino === after.ino &&
+    before.size === after.size &&
+    before.mtimeMs === after.mtimeMs &&
+    before.ctimeMs === after.ctimeMs
+  );
+}
+
+/** A fresh error per request: handlers may decorate the object they receive. */
+function rebuildMiss(entry: { status: number; code: string | undefined; message: string }): StaticError {
+  if (entry.code === undefined) return httpError(entry.status);
+  const error = Object.assign(new Error(entry.message), { code: entry.code }) as NodeJS.ErrnoException;
+  return fsError(error);
+}
+
+function readWhole(fd: number, size: number, done: (error: NodeJS.ErrnoException | null, body: Buffer) => void): void {
+  const body = Buffer.allocUnsafe(size);
+  let offset = 0;
+  const next = (): void => {
+    if (offset >= size) {
+      done(null, body);
+      return;
+    }
+    read(fd, body, offset, size - offset, offset, (error, bytesRead) => {
+      if (error !== null) done(error, body);
+      else if (bytesRead === 0) done(null, body.subarray(0, offset));
+      else {
+        offset += bytesRead;
+        next();
+      }
+    });
+  };
+  next();
+}
