@@ -4,6 +4,7 @@ import { createConfig, type ServeStaticOptions } from './options.js';
 
 export type { CacheOptions, DotfilesMode, ServeStaticOptions, SetHeaders } from './options.js';
 export type { NextFunction, StaticMiddleware } from './node.js';
+export type { SymlinkPolicy } from './symlinks.js';
 
 /**
  * Creates middleware that serves files from `root`: a drop-in replacement for `express.static` and

@@ -106,7 +106,7 @@ export function createLookup(config: Config): Lookup {
         done({ kind: 'error', error: rebuildMiss(entry) });
         return;
       case 'path':
-        openCandidate(entry.path, (candidate) => {
+        openCandidate(entry.path, config.symlinkGuard, (candidate) => {
           if (candidate.kind === 'file') {
             done({ kind: 'descriptor', fd: candidate.fd, facts: describeFile(config, entry.path, candidate.stat) });
           } else {

@@ -10,6 +10,7 @@ import { ignore } from './open.js';
 import type { Config } from './options.js';
 import { ALLOWED_METHODS, directoryLocation, isReadMethod } from './policy.js';
 import { contentRange, evaluateRange } from './range.js';
+import { canonicalPathname } from './resolve.js';
 
 /**
  * The `next` callback of Connect and Express. `err` is `any` as in their own types, so the middleware also
@@ -130,6 +131,17 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
       return;
     }
     let pathname = url.pathname;
+    if (config.canonicalPaths) {
+      const canonical = canonicalPathname(pathname);
+      if (canonical.kind === 'refused') {
+        fail(req, res, next, httpError(canonical.status), false);
+        return;
+      }
+      if (canonical.kind === 'redirect') {
+        redirectToCanonical(req, res, next, pathname, canonical.pathname);
+        return;
+      }
+    }
     // Under a mount (`app.use('/static', ...)`), `/static` arrives as `/`: keep it a redirect to `/static/`.
     if (pathname === '/' && !originalPathname(req).endsWith('/')) pathname = '';
 
@@ -175,7 +187,36 @@ function originalPathname(req: IncomingMessage): string {
 
 function redirectToDirectory(req: IncomingMessage, res: ServerResponse): void {
   const original = parseUrl.original(req);
-  const location = directoryLocation(original?.pathname ?? '', original?.search, original?.hash);
+  redirect(res, directoryLocation(original?.pathname ?? '', original?.search, original?.hash));
+}
+
+/**
+ * Sends the client to the canonical form of the path it asked for. The part we serve is the tail of the
+ * original URL (a mount prefix is stripped from `req.url`); only that tail is rewritten.
+ */
+function redirectToCanonical(
+  req: IncomingMessage,
+  res: ServerResponse,
+  next: NextFunction | undefined,
+  pathname: string,
+  canonical: string,
+): void {
+  const original = parseUrl.original(req);
+  const originalPath = original?.pathname ?? '';
+  if (!originalPath.endsWith(pathname)) {
+    // req.url was rewritten by the application: there is no client URL to correct.
+    const error = httpError(400);
+    if (next !== undefined) next(error);
+    else respondWithError(req, res, error);
+    return;
+  }
+  const prefix = originalPath.slice(0, originalPath.length - pathname.length);
+  const target = prefix === '' ? canonical : `${prefix.replace(/\/+$/, '')}${canonical}`;
+  redirect(res, directoryLocation(target, original?.search, original?.hash, false));
+}
+
+/** A 301 with serve-static's small HTML body. */
+function redirect(res: ServerResponse, location: string): void {
   const body = htmlDocument('Redirecting', `Redirecting to ${escapeHtml(location)}`);
   res.statusCode = 301;
   res.setHeader('Content-Type', 'text/html; charset=UTF-8');

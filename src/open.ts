@@ -2,6 +2,7 @@ import { close, constants, fstat, open, type Stats } from 'node:fs';
 import { extname, join, sep } from 'node:path';
 import { fsError, httpError, type StaticError } from './errors.js';
 import type { Config } from './options.js';
+import type { SymlinkGuard } from './symlinks.js';
 
 /** What a resolved path turned out to be. A `file` outcome owns `fd`: whoever receives it must close it. */
 export type Located =
@@ -26,9 +27,10 @@ const OTHER: Candidate = Object.freeze({ kind: 'other' });
 
 /**
  * Opens `path` and inspects the open descriptor, so the file we describe is the file we stream (no
- * stat-then-open race). Only a regular file keeps its descriptor.
+ * stat-then-open race). Only a regular file keeps its descriptor. With a symlink guard, a file or directory
+ * reached through a link the policy refuses is treated as absent.
  */
-export function openCandidate(path: string, done: (candidate: Candidate) => void): void {
+export function openCandidate(path: string, guard: SymlinkGuard | undefined, done: (candidate: Candidate) => void): void {
   open(path, OPEN_FLAGS, (openError, fd) => {
     if (openError) {
       // Opening a Unix socket fails with ENXIO: it exists, but it is not a file.
@@ -39,13 +41,25 @@ export function openCandidate(path: string, done: (candidate: Candidate) => void
       if (statError) {
         close(fd, ignore);
         done({ kind: 'error', error: statError });
-      } else if (stat.isFile()) {
-        done({ kind: 'file', fd, stat });
-      } else {
-        // Directories, FIFOs, sockets and devices are never streamed (nginx: "is not a regular file").
-        close(fd, ignore);
-        done(stat.isDirectory() ? DIRECTORY : OTHER);
+        return;
       }
+      const isFile = stat.isFile();
+      if (!isFile && !stat.isDirectory()) {
+        // FIFOs, sockets and devices are never streamed (nginx: "is not a regular file").
+        close(fd, ignore);
+        done(OTHER);
+        return;
+      }
+      const settle = (allowed: boolean): void => {
+        if (allowed && isFile) {
+          done({ kind: 'file', fd, stat });
+          return;
+        }
+        close(fd, ignore);
+        done(allowed ? DIRECTORY : OTHER);
+      };
+      if (guard === undefined) settle(true);
+      else guard(path, fd, settle);
     });
   });
 }
@@ -56,10 +70,10 @@ export function openCandidate(path: string, done: (candidate: Candidate) => void
  */
 export function locate(config: Config, path: string, trailingSlash: boolean, done: (located: Located) => void): void {
   if (trailingSlash && config.index.length > 0) {
-    tryEach(path, config.index, true, 0, undefined, done);
+    tryEach(config.symlinkGuard, path, config.index, true, 0, undefined, done);
     return;
   }
-  openCandidate(path, (candidate) => {
+  openCandidate(path, config.symlinkGuard, (candidate) => {
     switch (candidate.kind) {
       case 'file':
         done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
@@ -78,7 +92,7 @@ export function locate(config: Config, path: string, trailingSlash: boolean, don
           extname(path) === '' &&
           !path.endsWith(sep)
         ) {
-          tryEach(path, config.extensions, false, 0, error, done);
+          tryEach(config.symlinkGuard, path, config.extensions, false, 0, error, done);
         } else {
           done({ kind: 'error', error: fsError(error) });
         }
@@ -92,6 +106,7 @@ export function locate(config: Config, path: string, trailingSlash: boolean, don
  * special file is skipped; when none is a file, the last file-system error decides the answer.
  */
 function tryEach(
+  guard: SymlinkGuard | undefined,
   base: string,
   names: readonly string[],
   asChild: boolean,
@@ -105,9 +120,9 @@ function tryEach(
   }
   const name = names[i] as string;
   const path = asChild ? join(base, name) : base + name;
-  openCandidate(path, (candidate) => {
+  openCandidate(path, guard, (candidate) => {
     if (candidate.kind === 'file') done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
-    else tryEach(base, names, asChild, i + 1, candidate.kind === 'error' ? candidate.error : undefined, done);
+    else tryEach(guard, base, names, asChild, i + 1, candidate.kind === 'error' ? candidate.error : undefined, done);
   });
 }
 

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import ms from 'ms';
 import type { CacheLimits } from './cache.js';
+import { createSymlinkGuard, type SymlinkGuard, type SymlinkPolicy } from './symlinks.js';
 
 /** How files and directories whose name begins with a dot are treated. */
 export type DotfilesMode = 'allow' | 'deny' | 'ignore';
@@ -100,11 +101,30 @@ export interface ServeStaticOptions<Res extends ServerResponse = ServerResponse>
    */
   maxage?: number | string | undefined;
   /**
+   * Require canonical request paths, for sites with route guards (`app.use('/admin', requireLogin)`): a path
+   * a router would read differently from the file system (`//admin/x`, `/./admin/x`, `/x/../admin/x`,
+   * `/%61dmin/x`) is answered with a 301 to its canonical form, so the router sees the request again, and
+   * one that climbs above the mount is refused (403). Off by default because serve-static serves such paths
+   * (`/users/../todo.txt` is 200 and `//users` redirects to `/users/`).
+   * @default false
+   * @example { canonicalPaths: true }
+   */
+  canonicalPaths?: boolean | undefined;
+  /**
    * Redirect (301) a directory requested without its trailing slash to the same path with one.
    * @default true
    * @example { redirect: false }
    */
   redirect?: boolean | undefined;
+  /**
+   * Symbolic links under root: `'follow'` them like any path (serve-static's behaviour; no cost),
+   * `'within-root'` serves through a link only when its target's real path is inside root's real path,
+   * `'deny'` never serves a path that passes through a link below root. The last two cost one `readlink`
+   * per file or directory opened (on Linux, of the open descriptor, so a swapped link cannot slip through).
+   * @default 'follow'
+   * @example { symlinks: 'within-root' }
+   */
+  symlinks?: SymlinkPolicy | undefined;
   /**
    * A hook to set custom headers on a file response; headers it sets are not overwritten.
    * @default undefined
@@ -159,6 +179,10 @@ export interface Config {
   readonly setHeaders: SetHeaders<never> | undefined;
   /** Undefined when the cache is off. */
   readonly cache: CacheLimits | undefined;
+  readonly canonicalPaths: boolean;
+  readonly symlinks: SymlinkPolicy;
+  /** Undefined under `follow`. */
+  readonly symlinkGuard: SymlinkGuard | undefined;
 }
 
 const DEFAULT_CACHE: CacheLimits = Object.freeze({
@@ -189,11 +213,17 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     throw new TypeError('dotfiles option must be "allow", "deny", or "ignore"');
   }
 
+  const symlinks = opts.symlinks ?? 'follow';
+  if (symlinks !== 'follow' && symlinks !== 'within-root' && symlinks !== 'deny') {
+    throw new TypeError('symlinks option must be "follow", "within-root", or "deny"');
+  }
+  const resolvedRoot = resolve(root);
+
   const maxAgeSeconds = Math.floor(parseMaxAge(opts.maxAge || opts.maxage || 0) / 1000);
   const immutable = Boolean(opts.immutable ?? false);
 
   return Object.freeze({
-    root: resolve(root),
+    root: resolvedRoot,
     acceptRanges: Boolean(opts.acceptRanges ?? true),
     cacheControl: Boolean(opts.cacheControl ?? true)
       ? `public, max-age=${maxAgeSeconds}${immutable ? ', immutable' : ''}`
@@ -207,6 +237,9 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     redirect: opts.redirect !== false,
     setHeaders: setHeaders ?? undefined,
     cache: cacheLimits(opts.cache),
+    canonicalPaths: opts.canonicalPaths === true,
+    symlinks,
+    symlinkGuard: createSymlinkGuard(resolvedRoot, symlinks),
   });
 }
 

@@ -23,14 +23,15 @@ export function dotfileStatus(segments: readonly string[], mode: DotfilesMode): 
 }
 
 /**
- * The `Location` for a directory requested without its trailing slash: the original path plus `/`, query
- * and fragment kept. Leading slashes and backslashes collapse to one `/`, because browsers read `//host` and `/\host` as
+ * The `Location` for a directory requested without its trailing slash: the original path plus `/` (unless
+ * `appendSlash` is false, for other same-origin redirects), query and fragment kept. Leading slashes and backslashes collapse to one `/`, because browsers read `//host` and `/\host` as
  * another origin; the result is always a path on this origin.
  */
 export function directoryLocation(
   originalPathname: string,
   search: string | null | undefined,
   hash?: string | null,
+  appendSlash = true,
 ): string {
   let start = 0;
   while (start < originalPathname.length) {
@@ -39,5 +40,6 @@ export function directoryLocation(
     start++;
   }
   const rest = originalPathname.slice(start);
-  return encodeUrl(`${rest === '' ? '/' : `/${rest}/`}${search ?? ''}${hash ?? ''}`);
+  const path = rest === '' ? '/' : appendSlash ? `/${rest}/` : `/${rest}`;
+  return encodeUrl(`${path}${search ?? ''}${hash ?? ''}`);
 }

@@ -10,11 +10,14 @@ export type RangeOutcome =
 const FULL: RangeOutcome = Object.freeze({ kind: 'full' });
 const UNSATISFIABLE: RangeOutcome = Object.freeze({ kind: 'unsatisfiable' });
 const BYTES_UNIT = /^ *bytes=/;
+/** More parts than any real client sends: probably an attack, so the Range is ignored (nginx `max_ranges`). */
+export const MAX_RANGE_PARTS = 32;
 
 /**
- * Decides what a `Range` header asks of a file of `size` bytes (RFC 9110 section 14.2). Overlapping parts
- * are combined; a request that still has several parts, a malformed one, or one whose `If-Range` no longer
- * matches gets the whole file.
+ * Decides what a `Range` header asks of a file of `size` bytes (RFC 9110 section 14.2). A request with too
+ * many parts, or whose parts add up to more than the file (Go's net/http rule: overlapping ranges are an
+ * amplification attack), is ignored; overlapping parts are otherwise combined, and a request that still has
+ * several parts, a malformed one, or one whose `If-Range` no longer matches gets the whole file.
  */
 export function evaluateRange(
   range: string | undefined,
@@ -23,11 +26,24 @@ export function evaluateRange(
   validators: Validators,
 ): RangeOutcome {
   if (range === undefined || !BYTES_UNIT.test(range)) return FULL;
-  const ranges = parseRange(size, range, { combine: true });
   if (!rangeStillValid(ifRange, validators)) return FULL;
+  let commas = 0;
+  for (let i = range.indexOf(','); i !== -1; i = range.indexOf(',', i + 1)) {
+    if (++commas >= MAX_RANGE_PARTS) return FULL;
+  }
+  const ranges = parseRange(size, range);
   if (ranges === -1) return UNSATISFIABLE;
-  if (ranges === -2 || ranges.length !== 1) return FULL;
-  const only = ranges[0] as parseRange.Range;
+  if (ranges === -2) return FULL;
+  if (ranges.length === 1) {
+    const only = ranges[0] as parseRange.Range;
+    return { kind: 'partial', start: only.start, end: only.end };
+  }
+  let total = 0;
+  for (const part of ranges) total += part.end - part.start + 1;
+  if (total > size) return FULL;
+  const combined = parseRange(size, range, { combine: true });
+  if (combined === -1 || combined === -2 || combined.length !== 1) return FULL;
+  const only = combined[0] as parseRange.Range;
   return { kind: 'partial', start: only.start, end: only.end };
 }
 

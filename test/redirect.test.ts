@@ -50,11 +50,16 @@ describe('trailing-slash redirect', () => {
     expect(res.headers.location).toBe('/users/');
   });
 
-  it('never answers a Location beginning with /\\', async () => {
-    const res = await rawRequest(server.port, '/\\evil.example/..');
-    expect(res.status).toBe(301);
-    expect(res.headers.location).toBe('/evil.example/../');
-    expect(new URL(res.headers.location!, 'http://site.test').origin).toBe('http://site.test');
+  it('never answers a Location beginning with // or /\\', async () => {
+    const slashes = await rawRequest(server.port, '//evil.example/..');
+    expect(slashes.status).toBe(301);
+    expect(slashes.headers.location).toBe('/evil.example/../');
+    expect(new URL(slashes.headers.location!, 'http://site.test').origin).toBe('http://site.test');
+    // A backslash is refused before any redirect is considered (serve-static answers `/\evil.example/../`).
+    const backslash = await rawRequest(server.port, '/\\evil.example/..');
+    expect(backslash.status).toBe(404);
+    expect(backslash.headers.location).toBeUndefined();
+    expect(backslash.body.toString()).toBe('fell through');
   });
 
   it('encodes the Location and escapes markup in the body', async () => {

@@ -33,14 +33,39 @@ describe('resolvePath: table', () => {
     ['/../etc/passwd', 403],
     ['/..', 403],
     ['/%2e%2e/etc/passwd', 403],
-    ['/%2E%2E%2Fetc%2Fpasswd', 403],
-    ['/..%2fetc/passwd', 403],
+    ['/%2E%2E%2Fetc%2Fpasswd', 400],
+    ['/..%2fetc/passwd', 400],
     ['/users/../../www-private/x', 403],
-    ['/..%5cetc', 403],
-    ['/..\\etc', 403],
-    ['/a/..\\..\\b', 403],
+    ['/..%5cetc', 400],
+    ['/..\\etc', 400],
+    ['/a/..\\..\\b', 400],
+    ['/admin%2fsecret.html', 400],
+    ['/admin%2Fsecret.html', 400],
+    ['/%5Cevil', 400],
+    ['/\\evil.example/..', 400],
+    ['/a\\b.txt', 400],
   ])('%s is refused with %i', (pathname, status) => {
     expect(resolvePath(ROOT, pathname)).toEqual({ kind: 'refused', status });
+  });
+
+  it.each([
+    ['/C:/Windows/win.ini'],
+    ['/file.txt:stream'],
+    ['/file.txt::$DATA'],
+    ['/CON'],
+    ['/nul.txt'],
+    ['/dir/Com1.log'],
+    ['/LPT9'],
+    ['/file.txt.'],
+    ['/file.txt%20'],
+    ['/conout$'],
+  ])('%s is refused with 400 in Windows mode, and resolved on POSIX', (pathname) => {
+    expect(resolvePath(ROOT, pathname, true)).toEqual({ kind: 'refused', status: 400 });
+    expect(resolvePath(ROOT, pathname, false)).toMatchObject({ kind: 'path' });
+  });
+
+  it.each([['/console.txt'], ['/null'], ['/com10'], ['/my.con'], ['/dir.d/file']])('%s is not a device name', (pathname) => {
+    expect(resolvePath(ROOT, pathname, true)).toMatchObject({ kind: 'path' });
   });
 
   it('splits the path below root into segments for the dotfile rule', () => {

@@ -1,0 +1,130 @@
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic } from '../src/index.js';
+import { get, serve, tempDir, type TestServer } from './helpers.js';
+
+/*
+ * site/                 the root
+ *   page.txt
+ *   inner-link.txt  -> page.txt            (link staying inside root)
+ *   inner-dir       -> sub                 (directory link inside root)
+ *   sub/file.txt
+ *   escape.txt      -> ../outside/secret.txt
+ *   escape-dir      -> ../outside
+ *   loop            -> loop
+ * outside/secret.txt
+ * site-private/x.txt                      (sibling sharing the root's name as a prefix)
+ *   prefix-link.txt -> ../site-private/x.txt (in site/)
+ */
+const base = tempDir();
+const root = join(base.path, 'site');
+const servers: Record<string, TestServer> = {};
+
+beforeAll(async () => {
+  mkdirSync(join(root, 'sub'), { recursive: true });
+  mkdirSync(join(base.path, 'outside'));
+  mkdirSync(join(base.path, 'site-private'));
+  writeFileSync(join(root, 'page.txt'), 'page\n');
+  writeFileSync(join(root, 'sub', 'file.txt'), 'sub file\n');
+  writeFileSync(join(base.path, 'outside', 'secret.txt'), 'secret\n');
+  writeFileSync(join(base.path, 'site-private', 'x.txt'), 'private\n');
+  symlinkSync('page.txt', join(root, 'inner-link.txt'));
+  symlinkSync('sub', join(root, 'inner-dir'));
+  symlinkSync('../outside/secret.txt', join(root, 'escape.txt'));
+  symlinkSync('../outside', join(root, 'escape-dir'));
+  symlinkSync('../site-private/x.txt', join(root, 'prefix-link.txt'));
+  symlinkSync('loop', join(root, 'loop'));
+  // The root reached through a link of its own: links in root itself are the operator's choice.
+  symlinkSync('site', join(base.path, 'site-alias'));
+  for (const mode of ['follow', 'within-root', 'deny'] as const) {
+    servers[mode] = await serve(root, { symlinks: mode });
+    servers[`${mode}-alias`] = await serve(join(base.path, 'site-alias'), { symlinks: mode });
+  }
+});
+afterAll(async () => {
+  for (const server of Object.values(servers)) await server.close();
+  base.remove();
+});
+
+type Expectation = [status: number, body: string];
+const SERVED = (body: string): Expectation => [200, body];
+const MISS: Expectation = [404, 'fell through'];
+
+const TABLE: [path: string, follow: Expectation, withinRoot: Expectation, deny: Expectation][] = [
+  ['/page.txt', SERVED('page\n'), SERVED('page\n'), SERVED('page\n')],
+  ['/sub/file.txt', SERVED('sub file\n'), SERVED('sub file\n'), SERVED('sub file\n')],
+  ['/inner-link.txt', SERVED('page\n'), SERVED('page\n'), MISS],
+  ['/inner-dir/file.txt', SERVED('sub file\n'), SERVED('sub file\n'), MISS],
+  ['/escape.txt', SERVED('secret\n'), MISS, MISS],
+  ['/escape-dir/secret.txt', SERVED('secret\n'), MISS, MISS],
+  ['/prefix-link.txt', SERVED('private\n'), MISS, MISS],
+  ['/loop', MISS, MISS, MISS],
+];
+
+describe.each([
+  ['follow', 1],
+  ['within-root', 2],
+  ['deny', 3],
+] as const)('symlinks: %s', (mode, column) => {
+  it.each(TABLE)('%s', async (path, ...expectations) => {
+    const [status, body] = expectations[column - 1]!;
+    for (const server of [servers[mode]!, servers[`${mode}-alias`]!]) {
+      const res = await get(`${server.url}${path}`);
+      expect([path, res.status, await res.text()]).toEqual([path, status, body]);
+    }
+  });
+});
+
+describe('symlinked directories and redirects', () => {
+  it('redirects a linked directory inside root unless links are denied', async () => {
+    const within = await get(`${servers['within-root']!.url}/inner-dir`);
+    expect(within.status).toBe(301);
+    expect(within.headers.get('location')).toBe('/inner-dir/');
+    const denied = await get(`${servers.deny!.url}/inner-dir`);
+    expect(denied.status).toBe(404);
+    expect(denied.headers.get('location')).toBeNull();
+    expect(await denied.text()).toBe('fell through');
+  });
+
+  it('does not reveal a directory outside root through a redirect', async () => {
+    const res = await get(`${servers['within-root']!.url}/escape-dir`);
+    expect(res.status).toBe(404);
+    expect(res.headers.get('location')).toBeNull();
+  });
+
+  it('answers a refused link with NotFoundError when fallthrough is off', async () => {
+    const strict = await serve(root, { symlinks: 'within-root', fallthrough: false });
+    try {
+      const res = await get(`${strict.url}/escape.txt`);
+      expect(res.status).toBe(404);
+      expect(await res.text()).toBe('NotFoundError: Not Found');
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it('checks a link swapped after the first request (cache on)', async () => {
+    const cached = await serve(root, { symlinks: 'within-root', cache: { revalidateAfter: 50 } });
+    try {
+      symlinkSync('page.txt', join(root, 'swap.txt'));
+      const first = await get(`${cached.url}/swap.txt`);
+      expect(first.status).toBe(200);
+      expect(await first.text()).toBe('page\n');
+      rmSync(join(root, 'swap.txt'));
+      symlinkSync('../outside/secret.txt', join(root, 'swap.txt'));
+      await new Promise((done) => setTimeout(done, 80));
+      const second = await get(`${cached.url}/swap.txt`);
+      expect(second.status).toBe(404);
+      expect(await second.text()).toBe('fell through');
+    } finally {
+      await cached.close();
+    }
+  });
+
+  it('rejects an unknown mode at factory time', () => {
+    expect(() => serveStatic(root, { symlinks: 'sometimes' as never })).toThrow(
+      new TypeError('symlinks option must be "follow", "within-root", or "deny"'),
+    );
+  });
+});
