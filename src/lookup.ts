@@ -2,7 +2,7 @@ import { close, fstat, read, type Stats } from 'node:fs';
 import { type CacheEntry, LookupCache } from './cache.js';
 import { fsError, httpError, type StaticError } from './errors.js';
 import { describeFile, type FileFacts } from './headers.js';
-import { ignore, locate, openCandidate } from './open.js';
+import { ignore, locate, openCandidate, statCandidate, type Probe } from './open.js';
 import type { Config } from './options.js';
 import { dotfileStatus } from './policy.js';
 import { resolvePath } from './resolve.js';
@@ -10,12 +10,22 @@ import { resolvePath } from './resolve.js';
 /** What a request path leads to. A `descriptor` outcome owns `fd`: the receiver must close it. */
 export type Outcome =
   | { readonly kind: 'descriptor'; readonly fd: number; readonly facts: FileFacts }
+  /** A file found by `stat` alone (lookups that need no body): no descriptor is held. */
+  | { readonly kind: 'metadata'; readonly facts: FileFacts }
   | { readonly kind: 'memory'; readonly facts: FileFacts; readonly body: Buffer }
   | { readonly kind: 'directory'; readonly trailingSlash: boolean }
   /** Refused or nothing to serve, before any file was chosen. */
   | { readonly kind: 'error'; readonly error: StaticError };
 
-export type Lookup = (pathname: string, done: (outcome: Outcome) => void) => void;
+/**
+ * Looks a pathname up. With `bodyless` (HEAD, or a conditional request likely to be a 304), a file may be
+ * found by `stat` alone and come back as `metadata`; `open` then turns it into a descriptor if a body is
+ * needed after all.
+ */
+export interface Lookup {
+  find(pathname: string, bodyless: boolean, done: (outcome: Outcome) => void): void;
+  open(path: string, done: (outcome: Outcome) => void): void;
+}
 
 /**
  * Builds the lookup step: URL pathname → outcome. Without a cache every request goes to the disk (always
@@ -25,8 +35,13 @@ export type Lookup = (pathname: string, done: (outcome: Outcome) => void) => voi
 export function createLookup(config: Config): Lookup {
   const limits = config.cache;
   const cache = limits === undefined ? undefined : new LookupCache(limits);
+  const guard = config.symlinkGuard;
+  const openProbe: Probe = (path, done) => openCandidate(path, guard, done);
+  // Stat-only lookups skip the descriptor, so they cannot be used where the descriptor is checked (symlink
+  // policy) or where a found file is read into the cache.
+  const statAllowed = guard === undefined && cache === undefined;
 
-  function fromDisk(pathname: string, done: (outcome: Outcome) => void): void {
+  function fromDisk(pathname: string, bodyless: boolean, done: (outcome: Outcome) => void): void {
     const resolved = resolvePath(config.root, pathname);
     if (resolved.kind === 'refused') {
       done({ kind: 'error', error: httpError(resolved.status) });
@@ -38,7 +53,8 @@ export function createLookup(config: Config): Lookup {
       return;
     }
     const trailingSlash = resolved.trailingSlash;
-    locate(config, resolved.path, trailingSlash, (located) => {
+    const probe = bodyless && statAllowed ? statCandidate : openProbe;
+    locate(config, resolved.path, trailingSlash, probe, (located) => {
       switch (located.kind) {
         case 'directory':
           cache?.set(pathname, located, Date.now());
@@ -53,7 +69,9 @@ export function createLookup(config: Config): Lookup {
           return;
         case 'file': {
           const facts = describeFile(config, located.path, located.stat);
-          if (cache === undefined) {
+          if (located.fd === -1) {
+            done({ kind: 'metadata', facts });
+          } else if (cache === undefined) {
             done({ kind: 'descriptor', fd: located.fd, facts });
           } else if (located.stat.size <= cache.limits.maxFileSize) {
             fill(cache, pathname, located.fd, facts, done);
@@ -106,22 +124,35 @@ export function createLookup(config: Config): Lookup {
         done({ kind: 'error', error: rebuildMiss(entry) });
         return;
       case 'path':
-        openCandidate(entry.path, config.symlinkGuard, (candidate) => {
+        openCandidate(entry.path, guard, (candidate) => {
           if (candidate.kind === 'file') {
             done({ kind: 'descriptor', fd: candidate.fd, facts: describeFile(config, entry.path, candidate.stat) });
           } else {
             cache?.delete(pathname);
-            fromDisk(pathname, done);
+            fromDisk(pathname, false, done);
           }
         });
     }
   }
 
-  if (cache === undefined) return fromDisk;
-  return (pathname, done) => {
-    const entry = cache.get(pathname, Date.now());
-    if (entry === undefined) fromDisk(pathname, done);
-    else fromCache(entry, pathname, done);
+  function open(path: string, done: (outcome: Outcome) => void): void {
+    openProbe(path, (candidate) => {
+      if (candidate.kind === 'file') {
+        done({ kind: 'descriptor', fd: candidate.fd, facts: describeFile(config, path, candidate.stat) });
+      } else {
+        done({ kind: 'error', error: candidate.kind === 'error' ? fsError(candidate.error) : httpError(404) });
+      }
+    });
+  }
+
+  if (cache === undefined) return { find: fromDisk, open };
+  return {
+    find(pathname, bodyless, done) {
+      const entry = cache.get(pathname, Date.now());
+      if (entry === undefined) fromDisk(pathname, bodyless, done);
+      else fromCache(entry, pathname, done);
+    },
+    open,
   };
 }
 

@@ -5,7 +5,7 @@ import parseUrl from 'parseurl';
 import { evaluatePreconditions } from './conditional.js';
 import { httpError, type StaticError } from './errors.js';
 import { applyFileHeaders, headerString, removeContentHeaders, type FileFacts } from './headers.js';
-import { createLookup } from './lookup.js';
+import { createLookup, type Outcome } from './lookup.js';
 import { ignore } from './open.js';
 import type { Config } from './options.js';
 import { ALLOWED_METHODS, directoryLocation, isReadMethod } from './policy.js';
@@ -112,7 +112,7 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
     return { start, length };
   }
 
-  return function serveStatic(req, res, next) {
+  const serveStatic: StaticMiddleware<Res> = (req, res, next) => {
     if (!isReadMethod(req.method)) {
       if (config.fallthrough && next !== undefined) {
         next();
@@ -145,40 +145,94 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
     // Under a mount (`app.use('/static', ...)`), `/static` arrives as `/`: keep it a redirect to `/static/`.
     if (pathname === '/' && !originalPathname(req).endsWith('/')) pathname = '';
 
-    lookup(pathname, (outcome) => {
-      switch (outcome.kind) {
-        case 'memory': {
-          const slice = prepare(req, res, next, outcome.facts);
-          if (slice === undefined) return;
-          const body = outcome.body;
-          if (req.method === 'HEAD') res.end();
-          else res.end(slice.length === body.length ? body : body.subarray(slice.start, slice.start + slice.length));
-          return;
-        }
-        case 'descriptor': {
-          const fd = outcome.fd;
-          if (res.destroyed) {
-            close(fd, ignore);
-            return;
-          }
-          const slice = prepare(req, res, next, outcome.facts);
-          if (slice === undefined || req.method === 'HEAD' || slice.length === 0) {
-            close(fd, ignore);
-            if (slice !== undefined) res.end();
-            return;
-          }
-          streamBody(res, fd, slice.start, slice.length);
-          return;
-        }
-        case 'directory':
-          if (config.redirect && !outcome.trailingSlash) redirectToDirectory(req, res);
-          else fail(req, res, next, httpError(404), false);
-          return;
-        case 'error':
-          fail(req, res, next, outcome.error, false);
-      }
-    });
+    // HEAD never needs the bytes, and a conditional GET usually ends in a 304: a stat is enough for those,
+    // unless a setHeaders hook could change the validators.
+    const bodyless = req.method === 'HEAD' || (setHeaders === undefined && isConditional(req.headers));
+    lookup.find(pathname, bodyless, (outcome) => respond(req, res, next, outcome));
   };
+
+  function respond(req: IncomingMessage, res: Res, next: NextFunction | undefined, outcome: Outcome): void {
+    switch (outcome.kind) {
+      case 'memory': {
+        const slice = prepare(req, res, next, outcome.facts);
+        if (slice === undefined) return;
+        const body = outcome.body;
+        if (req.method === 'HEAD') res.end();
+        else res.end(slice.length === body.length ? body : body.subarray(slice.start, slice.start + slice.length));
+        return;
+      }
+      case 'metadata': {
+        if (req.method !== 'HEAD' && wouldSendBody(req, res, outcome.facts)) {
+          // Not a 304 or 412 after all: open the file and describe what was opened.
+          lookup.open(outcome.facts.path, (opened) => respond(req, res, next, opened));
+          return;
+        }
+        const slice = prepare(req, res, next, outcome.facts);
+        if (slice === undefined) return;
+        // A GET gets here only when wouldSendBody foresaw the 304/412 that prepare then answered; were a
+        // slice ever returned, an empty body would contradict Content-Length, so refuse to send one.
+        if (req.method === 'HEAD') res.end();
+        else res.destroy();
+        return;
+      }
+      case 'descriptor': {
+        const fd = outcome.fd;
+        if (res.destroyed) {
+          close(fd, ignore);
+          return;
+        }
+        const slice = prepare(req, res, next, outcome.facts);
+        if (slice === undefined || req.method === 'HEAD' || slice.length === 0) {
+          close(fd, ignore);
+          if (slice !== undefined) res.end();
+          return;
+        }
+        if (slice.length <= CHUNK_SIZE) sendInOneRead(res, fd, slice.start, slice.length);
+        else streamBody(res, fd, slice.start, slice.length);
+        return;
+      }
+      case 'directory':
+        if (config.redirect && !outcome.trailingSlash) redirectToDirectory(req, res);
+        else fail(req, res, next, httpError(404), false);
+        return;
+      case 'error':
+        fail(req, res, next, outcome.error, false);
+    }
+  }
+
+  /** What `prepare` will decide for a conditional request, told from the facts before any header is set. */
+  function wouldSendBody(req: IncomingMessage, res: Res, facts: FileFacts): boolean {
+    const validators = {
+      etag: headerString(res.getHeader('ETag')) ?? facts.etag,
+      lastModified: headerString(res.getHeader('Last-Modified')) ?? facts.lastModified,
+    };
+    const statusCode = res.statusCode;
+    const cachable = (statusCode >= 200 && statusCode < 300) || statusCode === 304;
+    return evaluatePreconditions(req.headers, validators, cachable) === 'send';
+  }
+
+  return serveStatic;
+}
+
+/** Request headers that can turn a GET into a 304 or a 412. */
+function isConditional(headers: IncomingMessage['headers']): boolean {
+  return (
+    headers['if-none-match'] !== undefined ||
+    headers['if-modified-since'] !== undefined ||
+    headers['if-match'] !== undefined ||
+    headers['if-unmodified-since'] !== undefined
+  );
+}
+
+/** A body that fits one read: read it, close, send it with `res.end` (no stream machinery). */
+function sendInOneRead(res: ServerResponse, fd: number, position: number, length: number): void {
+  const buffer = Buffer.allocUnsafe(length);
+  read(fd, buffer, 0, length, position, (error, bytesRead) => {
+    close(fd, ignore);
+    // The file shrank since fstat: a shorter body would contradict Content-Length, so cut the connection.
+    if (error !== null || bytesRead !== length) res.destroy(error ?? undefined);
+    else res.end(buffer);
+  });
 }
 
 function originalPathname(req: IncomingMessage): string {

@@ -1,10 +1,13 @@
-import { close, constants, fstat, open, type Stats } from 'node:fs';
+import { close, constants, fstat, open, stat, type Stats } from 'node:fs';
 import { extname, join, sep } from 'node:path';
 import { fsError, httpError, type StaticError } from './errors.js';
 import type { Config } from './options.js';
 import type { SymlinkGuard } from './symlinks.js';
 
-/** What a resolved path turned out to be. A `file` outcome owns `fd`: whoever receives it must close it. */
+/**
+ * What a resolved path turned out to be. A `file` outcome owns `fd` (whoever receives it must close it),
+ * except that `fd` is -1 when the path was only stat'ed.
+ */
 export type Located =
   | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats; readonly path: string }
   | { readonly kind: 'directory' }
@@ -64,16 +67,38 @@ export function openCandidate(path: string, guard: SymlinkGuard | undefined, don
   });
 }
 
+/** Inspects one candidate path: `openCandidate` bound to a guard, or `statCandidate`. */
+export type Probe = (path: string, done: (candidate: Candidate) => void) => void;
+
+/**
+ * Inspects a path without opening it, for answers that carry no body (HEAD, 304, 412): one `stat` instead of
+ * open, fstat and close. A `file` candidate then has no descriptor (`fd` is -1); to send bytes, the path is
+ * opened afterwards and its descriptor inspected again. Never used with a symlink guard.
+ */
+export function statCandidate(path: string, done: (candidate: Candidate) => void): void {
+  stat(path, (error, stats) => {
+    if (error) done({ kind: 'error', error });
+    else if (stats.isFile()) done({ kind: 'file', fd: -1, stat: stats });
+    else done(stats.isDirectory() ? DIRECTORY : OTHER);
+  });
+}
+
 /**
  * Finds the file for a resolved path, as send does: the path itself, then `path + extension` when the path
  * has no extension and does not exist; for a path ending in `/`, each index file in turn.
  */
-export function locate(config: Config, path: string, trailingSlash: boolean, done: (located: Located) => void): void {
+export function locate(
+  config: Config,
+  path: string,
+  trailingSlash: boolean,
+  probe: Probe,
+  done: (located: Located) => void,
+): void {
   if (trailingSlash && config.index.length > 0) {
-    tryEach(config.symlinkGuard, path, config.index, true, 0, undefined, done);
+    tryEach(probe, path, config.index, true, 0, undefined, done);
     return;
   }
-  openCandidate(path, config.symlinkGuard, (candidate) => {
+  probe(path, (candidate) => {
     switch (candidate.kind) {
       case 'file':
         done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
@@ -92,7 +117,7 @@ export function locate(config: Config, path: string, trailingSlash: boolean, don
           extname(path) === '' &&
           !path.endsWith(sep)
         ) {
-          tryEach(config.symlinkGuard, path, config.extensions, false, 0, error, done);
+          tryEach(probe, path, config.extensions, false, 0, error, done);
         } else {
           done({ kind: 'error', error: fsError(error) });
         }
@@ -106,7 +131,7 @@ export function locate(config: Config, path: string, trailingSlash: boolean, don
  * special file is skipped; when none is a file, the last file-system error decides the answer.
  */
 function tryEach(
-  guard: SymlinkGuard | undefined,
+  probe: Probe,
   base: string,
   names: readonly string[],
   asChild: boolean,
@@ -120,9 +145,9 @@ function tryEach(
   }
   const name = names[i] as string;
   const path = asChild ? join(base, name) : base + name;
-  openCandidate(path, guard, (candidate) => {
+  probe(path, (candidate) => {
     if (candidate.kind === 'file') done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
-    else tryEach(guard, base, names, asChild, i + 1, candidate.kind === 'error' ? candidate.error : undefined, done);
+    else tryEach(probe, base, names, asChild, i + 1, candidate.kind === 'error' ? candidate.error : undefined, done);
   });
 }
 
