@@ -22,15 +22,19 @@ interface Slot {
   readonly entry: CacheEntry;
   readonly bytes: number;
   readonly expires: number;
+  /** Read since it was last considered for eviction (the CLOCK algorithm's reference bit). */
+  used: boolean;
 }
 
 /** Bookkeeping per entry beyond the file bytes: key, slot, map node (an estimate). */
 const ENTRY_OVERHEAD = 200;
 
 /**
- * A bounded least-recently-used map from URL pathname to lookup outcome, after nginx's `open_file_cache`:
- * at most `maxEntries` entries and about `maxBytes` bytes, and no entry trusted for longer than
- * `revalidateAfter` ms, after which the next request looks at the disk again.
+ * A bounded map from URL pathname to lookup outcome, after nginx's `open_file_cache`: at most `maxEntries`
+ * entries and about `maxBytes` bytes, and no entry trusted for longer than `revalidateAfter` ms, after which
+ * the next request looks at the disk again. Eviction approximates least-recently-used with the CLOCK
+ * algorithm: a hit only sets a flag (no reordering on the hot path); when room is needed, the oldest entry is
+ * evicted unless it was used since, in which case it gets a second chance at the young end.
  */
 export class LookupCache {
   readonly limits: CacheLimits;
@@ -45,13 +49,12 @@ export class LookupCache {
   get(key: string, now: number): CacheEntry | undefined {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
-    this.slots.delete(key);
     if (slot.expires <= now) {
+      this.slots.delete(key);
       this.bytes -= slot.bytes;
       return undefined;
     }
-    // Re-inserting moves the key to the most recently used end of the Map's order.
-    this.slots.set(key, slot);
+    slot.used = true;
     return slot.entry;
   }
 
@@ -59,12 +62,20 @@ export class LookupCache {
     const bytes = ENTRY_OVERHEAD + key.length * 2 + (entry.kind === 'memory' ? entry.body.length : 0);
     if (bytes > this.limits.maxBytes) return;
     this.delete(key);
-    this.slots.set(key, { entry, bytes, expires: now + this.limits.revalidateAfter });
+    this.slots.set(key, { entry, bytes, expires: now + this.limits.revalidateAfter, used: false });
     this.bytes += bytes;
+    // Each pass either evicts or clears a flag, so this ends within two sweeps of the map.
     while (this.slots.size > this.limits.maxEntries || this.bytes > this.limits.maxBytes) {
-      const oldest = this.slots.keys().next();
+      const oldest = this.slots.entries().next();
       if (oldest.done === true) break;
-      this.delete(oldest.value);
+      const [oldestKey, slot] = oldest.value;
+      this.slots.delete(oldestKey);
+      if (slot.used && oldestKey !== key) {
+        slot.used = false;
+        this.slots.set(oldestKey, slot);
+      } else {
+        this.bytes -= slot.bytes;
+      }
     }
   }
 
