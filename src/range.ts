@@ -27,9 +27,9 @@ export function evaluateRange(
 ): RangeOutcome {
   if (range === undefined || !BYTES_UNIT.test(range)) return FULL;
   if (!rangeStillValid(ifRange, validators)) return FULL;
-  let commas = 0;
+  let parts = 1;
   for (let i = range.indexOf(','); i !== -1; i = range.indexOf(',', i + 1)) {
-    if (++commas >= MAX_RANGE_PARTS) return FULL;
+    if (++parts >= MAX_RANGE_PARTS) return FULL;
   }
   const ranges = parseRange(size, range);
   if (ranges === -1) return UNSATISFIABLE;

@@ -29,6 +29,8 @@ import {
   MOUNT_OPTION_SETS,
   MOUNT_PATHS,
   OPTION_SETS,
+  REFUSED_FIXTURE_PATHS,
+  refusedByDesign,
   TEMP_PATHS,
   type FileMeta,
 } from './differential-cases.js';
@@ -82,6 +84,13 @@ function pair(root: string, optionSet: string, mount?: string, explicit?: ServeS
     pairs.set(key, found);
   }
   return found;
+}
+
+/** serve-static's answer in a deliberate-difference case: the status, and the body or Location that matter. */
+interface Expectation {
+  readonly status: number;
+  readonly body?: string;
+  readonly location?: string;
 }
 
 interface Observed {
@@ -346,17 +355,26 @@ describe('deliberate differences', () => {
   });
 
   it.each([
-    ['/\\evil', '/\\evil/', '/evil/'],
-    ['//\\evil', '/\\evil/', '/evil/'],
-    ['/\\evil?x=1', '/\\evil/?x=1', '/evil/?x=1'],
-  ])('a redirect Location never starts with /\\: %s', async (target, referenceLocation, ourLocation) => {
-    const [expected, actual] = await both({}, target);
-    expect(expected.status).toBe(301);
-    expect(expected.headers.location).toBe(referenceLocation);
-    expect(actual.status).toBe(301);
-    expect(actual.headers.location).toBe(ourLocation);
-    expect(actual.body).toContain(`Redirecting to ${ourLocation}`);
-  });
+    ['/\\evil', '/\\evil/'],
+    ['//\\evil', '/\\evil/'],
+    ['/\\evil?x=1', '/\\evil/?x=1'],
+    ['/%5cevil', '/%5cevil/'],
+  ])(
+    // A raw `/\` at the start of a Location is read by browsers as `//`: another host (open redirect).
+    'a backslash, raw or encoded, in the path (%s): serve-static redirects to %s, ours refuses it (400)',
+    async (target, referenceLocation) => {
+      const [expected, actual] = await both({}, target);
+      expect(expected.status).toBe(301);
+      expect(expected.headers.location).toBe(referenceLocation);
+      expect(actual).toEqual({ status: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'content-length': '12' }, body: 'fell through' });
+      const [strictExpected, strictActual] = await both({ fallthrough: false }, target);
+      expect(strictExpected.status).toBe(301);
+      expect(strictExpected.headers.location).toBe(referenceLocation);
+      expect(strictActual.status).toBe(400);
+      expect(strictActual.headers.location).toBeUndefined();
+      expect(strictActual.body).toBe('BadRequestError: Bad Request');
+    },
+  );
 
   it.each([
     ['http://127.0.0.1/users', 'http://127.0.0.1/users/', '/users/'],
@@ -367,5 +385,122 @@ describe('deliberate differences', () => {
     expect(expected.headers.location).toBe(referenceLocation);
     expect(actual.status).toBe(301);
     expect(actual.headers.location).toBe(ourLocation);
+  });
+
+  /**
+   * Encoded slashes and backslashes (see `refusedByDesign`): serve-static's answer, by option set, for each
+   * fixture target the matrix leaves out. Ours is 400: `next()` (`fell through`) by default, a
+   * `BadRequestError` with fallthrough false.
+   */
+  const SEPARATOR_CASES: readonly (readonly [target: string, defaults: Expectation, fallthroughFalse: Expectation])[] = [
+    ['/users%2f', { status: 301, location: '/users%2f/' }, { status: 301, location: '/users%2f/' }],
+    ['/users%2ftobi.txt', { status: 200, body: 'tobi\n' }, { status: 200, body: 'tobi\n' }],
+    ['/%2fusers', { status: 301, location: '/%2fusers/' }, { status: 301, location: '/%2fusers/' }],
+    [
+      '/todo.txt%2f',
+      { status: 404, body: 'fell through' },
+      { status: 404, body: `Error: ENOTDIR: not a directory, stat '${join(FIXTURES, 'todo.txt')}/'` },
+    ],
+    ['/%2e%2e%2fpackage.json', { status: 404, body: 'fell through' }, { status: 403, body: 'ForbiddenError: Forbidden' }],
+    ['/..%5cpackage.json', { status: 404, body: 'fell through' }, { status: 403, body: 'ForbiddenError: Forbidden' }],
+    ['/%2e%2e%5ctodo.txt', { status: 404, body: 'fell through' }, { status: 403, body: 'ForbiddenError: Forbidden' }],
+    ['/users/..%5c..%5cpackage.json', { status: 404, body: 'fell through' }, { status: 403, body: 'ForbiddenError: Forbidden' }],
+  ];
+
+  it('the separator cases cover exactly the fixture targets the matrix leaves out', () => {
+    expect(SEPARATOR_CASES.map(([target]) => target)).toEqual(REFUSED_FIXTURE_PATHS);
+    expect(REFUSED_FIXTURE_PATHS.length).toBeGreaterThan(0);
+    expect(FIXTURE_PATHS.some(refusedByDesign)).toBe(false);
+    expect(TEMP_PATHS.some(refusedByDesign)).toBe(false);
+  });
+
+  describe.each([
+    ['defaults', 1],
+    ['fallthrough false', 2],
+  ] as const)('an encoded slash or a backslash (%s): ours is a 400, serve-static decodes it', (optionSet, column) => {
+    it.each(SEPARATOR_CASES)('GET %s', async (target, ...columns) => {
+      const reference = columns[column - 1]!;
+      const servers = await pair(FIXTURES, optionSet);
+      const [expected, actual] = await Promise.all([
+        exchange(servers.reference.port, target, 'GET', {}),
+        exchange(servers.ours.port, target, 'GET', {}),
+      ]);
+      expect(expected.status).toBe(reference.status);
+      if (reference.body !== undefined) expect(expected.body).toBe(reference.body);
+      expect(expected.headers.location).toBe(reference.location);
+      const ours = optionSet === 'defaults'
+        ? { status: 404, body: 'fell through' }
+        : { status: 400, body: 'BadRequestError: Bad Request' };
+      expect({ status: actual.status, body: actual.body, location: actual.headers.location }).toEqual({ ...ours, location: undefined });
+    });
+  });
+
+  it.each(OPTION_SETS.map(({ name }) => name))('option set %s: every separator case is refused by ours', async (optionSet) => {
+    const strict = optionsByName.get(optionSet)?.fallthrough === false;
+    const servers = await pair(FIXTURES, optionSet);
+    for (const target of REFUSED_FIXTURE_PATHS) {
+      const actual = await exchange(servers.ours.port, target, 'GET', {});
+      expect([target, actual.status, actual.body]).toEqual(
+        strict ? [target, 400, 'BadRequestError: Bad Request'] : [target, 404, 'fell through'],
+      );
+    }
+  });
+
+  /**
+   * Range (Go's net/http rule): a Range of 32 or more parts, or whose parts add up to more than the file, is
+   * ignored (200, the whole file); serve-static combines overlapping parts into one 206.
+   */
+  const TODO = '- groceries\n';
+  const zeroes = (count: number): string => `bytes=${Array.from({ length: count }, () => '0-0').join(',')}`;
+
+  it.each([
+    ['/todo.txt', 'bytes=0-8,2-10', 'bytes 0-10/12', 11],
+    ['/todo.txt', 'bytes=0-5,5-11', 'bytes 0-11/12', 12],
+    ['/todo.txt', zeroes(13), 'bytes 0-0/12', 1],
+    ['/binary.bin', 'bytes=0-150000,100000-204799', 'bytes 0-204799/204800', 204800],
+  ])('%s with %s (parts add up to more than the file): serve-static 206 %s, ours 200', async (target, range, contentRange, length) => {
+    const servers = await pair(FIXTURES, 'defaults');
+    const [expected, actual] = await Promise.all([
+      exchange(servers.reference.port, target, 'GET', { Range: range }),
+      exchange(servers.ours.port, target, 'GET', { Range: range }),
+    ]);
+    expect(expected.status).toBe(206);
+    expect(expected.headers['content-range']).toBe(contentRange);
+    expect(expected.headers['content-length']).toBe(String(length));
+    expect(actual.status).toBe(200);
+    expect(actual.headers['content-range']).toBeUndefined();
+    expect(actual.headers['content-length']).toBe(target === '/todo.txt' ? '12' : '204800');
+    if (target === '/todo.txt') {
+      expect(expected.body).toBe(TODO.slice(0, length));
+      expect(actual.body).toBe(TODO);
+    }
+  });
+
+  async function manyZeroParts(count: number): Promise<void> {
+    const servers = await pair(FIXTURES, 'defaults');
+    const [expected, actual] = await Promise.all([
+      exchange(servers.reference.port, '/binary.bin', 'GET', { Range: zeroes(count) }),
+      exchange(servers.ours.port, '/binary.bin', 'GET', { Range: zeroes(count) }),
+    ]);
+    expect([expected.status, expected.headers['content-range'], expected.body]).toEqual([206, 'bytes 0-0/204800', 'base64:AA==']);
+    expect([actual.status, actual.headers['content-range'], actual.headers['content-length']]).toEqual([200, undefined, '204800']);
+  }
+
+  it.each([32, 33, 100])('/binary.bin with bytes=0-0 ×%i (32 or more parts): serve-static 206, ours 200', async (count) => {
+    await manyZeroParts(count);
+  });
+
+  it.each([
+    ['/binary.bin', zeroes(31), 'bytes 0-0/204800'],
+    ['/todo.txt', 'bytes=0-5,6-11', 'bytes 0-11/12'],
+  ])('just inside the rule, both agree: %s with %s is a 206 %s', async (target, range, contentRange) => {
+    const servers = await pair(FIXTURES, 'defaults');
+    const [expected, actual] = await Promise.all([
+      exchange(servers.reference.port, target, 'GET', { Range: range }),
+      exchange(servers.ours.port, target, 'GET', { Range: range }),
+    ]);
+    expect(expected.status).toBe(206);
+    expect(expected.headers['content-range']).toBe(contentRange);
+    expect(actual).toEqual(expected);
   });
 });

@@ -20,6 +20,7 @@ describe('evaluateRange: table (size 9)', () => {
     ['bytes=0-4,2-6', undefined, { kind: 'full' }],
     ['bytes=0-8,0-8', undefined, { kind: 'full' }],
     [`bytes=${Array.from({ length: 40 }, () => '0-0').join(',')}`, undefined, { kind: 'full' }],
+    [`bytes=${Array.from({ length: 32 }, () => '0-0').join(',')}`, undefined, { kind: 'full' }],
     [`bytes=${Array.from({ length: 31 }, (_, i) => `${i % 9}-${i % 9}`).join(',')}`, undefined, { kind: 'full' }],
     ['bytes=0-0,1-1,2-2', undefined, { kind: 'partial', start: 0, end: 2 }],
     ['bytes=3-3,-2', undefined, { kind: 'full' }],
