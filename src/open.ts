@@ -1,6 +1,6 @@
 import { close, constants, fstat, open, stat, type Stats } from 'node:fs';
 import { extname, join, sep } from 'node:path';
-import { fsError, httpError, type StaticError } from './errors.js';
+import { fsError, httpError, statusOfFsError, type StaticError } from './errors.js';
 import type { Config } from './options.js';
 import type { SymlinkGuard } from './symlinks.js';
 
@@ -146,9 +146,21 @@ function tryEach(
   const name = names[i] as string;
   const path = asChild ? join(base, name) : base + name;
   probe(path, (candidate) => {
-    if (candidate.kind === 'file') done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
-    else tryEach(probe, base, names, asChild, i + 1, candidate.kind === 'error' ? candidate.error : undefined, done);
+    if (candidate.kind === 'file') {
+      done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
+    } else if (candidate.kind === 'error' && !isAbsent(candidate.error)) {
+      // EMFILE, EACCES, EIO...: this candidate exists or may exist. Moving on would serve a different file
+      // (`about.htm` for `/about` while `about.html` is merely unreadable for a moment).
+      done({ kind: 'error', error: fsError(candidate.error) });
+    } else {
+      tryEach(probe, base, names, asChild, i + 1, candidate.kind === 'error' ? candidate.error : undefined, done);
+    }
   });
+}
+
+/** Errors that mean the candidate is not there to be served, so the next one may be tried. */
+function isAbsent(error: NodeJS.ErrnoException): boolean {
+  return statusOfFsError(error.code) === 404;
 }
 
 export function ignore(): void {}

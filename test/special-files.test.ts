@@ -124,42 +124,59 @@ function openAndClose(path: string): string {
 }
 
 describe('permissions', () => {
-  it('answers 403 for a file the process may not read (EACCES)', async () => {
+  it('answers 403 for a file the process may not read (EACCES), and never serves another candidate instead', async () => {
     const secret = join(dir.path, 'no-access.txt');
     writeFileSync(secret, 'nope\n');
     chmodSync(secret, 0o000);
+    // `/draft` with extensions ['txt', 'html']: draft.txt exists but is unreadable, draft.html is readable.
+    // Moving on to draft.html would serve a different file than the one the URL names first.
+    writeFileSync(join(dir.path, 'draft.txt'), 'the real draft\n');
+    chmodSync(join(dir.path, 'draft.txt'), 0o000);
+    writeFileSync(join(dir.path, 'draft.html'), '<p>an older draft</p>\n');
+    const options = { fallthrough: false, extensions: ['txt', 'html'] };
+
     // root reads anything, so the server runs as `nobody` in a child process when the tests run as root.
     const uid = process.getuid?.() ?? -1;
+    let base: string;
+    let stop: () => Promise<void>;
     if (uid !== 0) {
-      const res = await get(`${strict.url}/no-access.txt`);
-      expect(res.status).toBe(403);
-      return;
-    }
-    chownSync(dir.path, 65534, 65534);
-    chmodSync(dir.path, 0o755);
-    const script = `
-      import http from 'node:http';
-      import serveStatic from ${JSON.stringify(resolve('dist/index.js'))};
-      const mw = serveStatic(${JSON.stringify(dir.path)}, { fallthrough: false });
-      const server = http.createServer((req, res) => mw(req, res, (err) => {
-        res.statusCode = err ? err.status : 404;
-        res.end(err ? err.name + ':' + err.code : 'next');
-      }));
-      server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 });
-    try {
+      const local = await serve(dir.path, options);
+      base = local.url;
+      stop = () => local.close();
+    } else {
+      chownSync(dir.path, 65534, 65534);
+      chmodSync(dir.path, 0o755);
+      const script = `
+        import http from 'node:http';
+        import serveStatic from ${JSON.stringify(resolve('dist/index.js'))};
+        const mw = serveStatic(${JSON.stringify(dir.path)}, ${JSON.stringify(options)});
+        const server = http.createServer((req, res) => mw(req, res, (err) => {
+          res.statusCode = err ? err.status : 404;
+          res.end(err ? err.name + ':' + err.code : 'fell through');
+        }));
+        server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 });
       const port = await new Promise<string>((done, fail) => {
         child.stdout.once('data', (data: Buffer) => done(data.toString().trim()));
         child.stderr.on('data', (data: Buffer) => fail(new Error(data.toString())));
       });
-      const res = await get(`http://127.0.0.1:${port}/no-access.txt`);
+      base = `http://127.0.0.1:${port}`;
+      stop = async () => {
+        child.kill();
+      };
+    }
+    try {
+      const res = await get(`${base}/no-access.txt`);
       expect(res.status).toBe(403);
-      expect(await res.text()).toBe('Error:EACCES');
-      const ok = await get(`http://127.0.0.1:${port}/plain.txt`);
+      expect(await res.text()).toMatch(/^Error: ?:?EACCES/);
+      const draft = await get(`${base}/draft`);
+      expect(draft.status).toBe(403);
+      expect(await draft.text()).not.toContain('older draft');
+      const ok = await get(`${base}/plain.txt`);
       expect(ok.status).toBe(200);
       expect(await ok.text()).toBe('plain\n');
     } finally {
-      child.kill();
+      await stop();
     }
   });
 });
