@@ -2,7 +2,7 @@ import { close, read, type Stats } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import escapeHtml from 'escape-html';
 import parseUrl from 'parseurl';
-import { evaluatePreconditions } from './conditional.js';
+import { evaluatePreconditions, type Validators } from './conditional.js';
 import { httpError, type StaticError } from './errors.js';
 import { applyFileHeaders, headerString, removeContentHeaders, type FileFacts } from './headers.js';
 import { createLookup, type Outcome } from './lookup.js';
@@ -72,13 +72,8 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
     }
 
     const headers = req.headers;
-    const validators = {
-      etag: headerString(res.getHeader('ETag')),
-      lastModified: headerString(res.getHeader('Last-Modified')),
-    };
-    const statusCode = res.statusCode;
-    const cachable = (statusCode >= 200 && statusCode < 300) || statusCode === 304;
-    const precondition = evaluatePreconditions(headers, validators, cachable);
+    const validators = responseValidators(res, facts);
+    const precondition = evaluatePreconditions(headers, validators, isCachable(res.statusCode));
     if (precondition === 'failed') {
       fail(req, res, next, httpError(412), true);
       return undefined;
@@ -202,16 +197,26 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
 
   /** What `prepare` will decide for a conditional request, told from the facts before any header is set. */
   function wouldSendBody(req: IncomingMessage, res: Res, facts: FileFacts): boolean {
-    const validators = {
-      etag: headerString(res.getHeader('ETag')) ?? facts.etag,
-      lastModified: headerString(res.getHeader('Last-Modified')) ?? facts.lastModified,
-    };
-    const statusCode = res.statusCode;
-    const cachable = (statusCode >= 200 && statusCode < 300) || statusCode === 304;
-    return evaluatePreconditions(req.headers, validators, cachable) === 'send';
+    return evaluatePreconditions(req.headers, responseValidators(res, facts), isCachable(res.statusCode)) === 'send';
   }
 
   return serveStatic;
+}
+
+/**
+ * The validators the response carries or will carry: a header already set (by `setHeaders` or earlier
+ * middleware) wins over the file's own, as in `applyFileHeaders`.
+ */
+function responseValidators(res: ServerResponse, facts: FileFacts): Validators {
+  return {
+    etag: headerString(res.getHeader('ETag')) ?? facts.etag,
+    lastModified: headerString(res.getHeader('Last-Modified')) ?? facts.lastModified,
+  };
+}
+
+/** Only a success or a 304 may become a 304 (send's rule). */
+function isCachable(statusCode: number): boolean {
+  return (statusCode >= 200 && statusCode < 300) || statusCode === 304;
 }
 
 /** Request headers that can turn a GET into a 304 or a 412. */
