@@ -29,8 +29,14 @@ export type StaticMiddleware<Res extends ServerResponse = ServerResponse> = (
   next?: NextFunction,
 ) => void;
 
-/** Bytes read per `read(2)` while streaming; a file no larger than this is sent with one `res.end`. */
-const CHUNK_SIZE = 64 * 1024;
+/** A body up to this size is read with one `read(2)` and sent with one `res.end`. */
+const ONE_READ_LIMIT = 64 * 1024;
+/**
+ * Bytes per `read(2)` for larger bodies; at most two chunks are held per response (one draining, one read
+ * ahead). Tuned with bench/ on the 10 MB file: 64 KiB gave 1.1x serve-static's MiB/s, 256 KiB 1.8x, 1 MiB
+ * 2.1x at four times the memory per download.
+ */
+const STREAM_CHUNK_SIZE = 256 * 1024;
 
 /** The part of the file to send once headers and preconditions have been dealt with. */
 interface Slice {
@@ -182,7 +188,7 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
           if (slice !== undefined) res.end();
           return;
         }
-        if (slice.length <= CHUNK_SIZE) sendInOneRead(res, fd, slice.start, slice.length);
+        if (slice.length <= ONE_READ_LIMIT) sendInOneRead(res, fd, slice.start, slice.length);
         else streamBody(res, fd, slice.start, slice.length);
         return;
       }
@@ -312,14 +318,16 @@ function htmlDocument(title: string, body: string): string {
 }
 
 /**
- * Streams `length` bytes from `position` of the open descriptor, with backpressure. The descriptor is closed
- * exactly once: when the body is done, when the client goes away, or on error, and never while a read is in
- * flight (a closed number may be reused by another open). If the file shrank, the body could no longer match
- * `Content-Length`, so the connection is cut instead.
+ * Streams `length` bytes from `position` of the open descriptor with backpressure, keeping one read ahead of
+ * the socket: while a chunk drains, the next is already being read. The descriptor is closed exactly once (body
+ * done, client gone, or error) and never while a read is in flight, since a closed number may be reused by
+ * another open. If the file shrank, the body could no longer match `Content-Length`, so the connection is cut.
  */
 function streamBody(res: ServerResponse, fd: number, position: number, length: number): void {
   let remaining = length;
   let reading = false;
+  let draining = false;
+  let pending: Buffer | undefined;
   let finished = false;
   let fdOpen = true;
 
@@ -329,18 +337,19 @@ function streamBody(res: ServerResponse, fd: number, position: number, length: n
       close(fd, ignore);
     }
   };
-  const onClose = (): void => {
-    finished = true;
-    if (!reading) release();
-  };
-  res.once('close', onClose);
-
-  const pump = (): void => {
-    if (finished) {
+  const deliver = (chunk: Buffer): void => {
+    if (remaining === 0) {
+      finished = true;
       release();
+      res.end(chunk);
       return;
     }
-    const size = remaining < CHUNK_SIZE ? remaining : CHUNK_SIZE;
+    if (!res.write(chunk)) draining = true;
+    readAhead();
+  };
+  const readAhead = (): void => {
+    if (finished || reading || pending !== undefined || remaining === 0) return;
+    const size = remaining < STREAM_CHUNK_SIZE ? remaining : STREAM_CHUNK_SIZE;
     const buffer = Buffer.allocUnsafe(size);
     reading = true;
     read(fd, buffer, 0, size, position, (error, bytesRead) => {
@@ -349,7 +358,7 @@ function streamBody(res: ServerResponse, fd: number, position: number, length: n
         release();
         return;
       }
-      if (error || bytesRead === 0) {
+      if (error !== null || bytesRead === 0) {
         finished = true;
         release();
         res.destroy(error ?? undefined);
@@ -358,18 +367,26 @@ function streamBody(res: ServerResponse, fd: number, position: number, length: n
       position += bytesRead;
       remaining -= bytesRead;
       const chunk = bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
-      if (remaining === 0) {
-        finished = true;
-        release();
-        res.end(chunk);
-      } else if (res.write(chunk)) {
-        pump();
-      } else {
-        res.once('drain', pump);
-      }
+      if (draining) pending = chunk;
+      else deliver(chunk);
     });
   };
-  pump();
+  const onDrain = (): void => {
+    draining = false;
+    const chunk = pending;
+    pending = undefined;
+    if (chunk !== undefined) deliver(chunk);
+    else readAhead();
+  };
+  const onClose = (): void => {
+    finished = true;
+    pending = undefined;
+    res.removeListener('drain', onDrain);
+    if (!reading) release();
+  };
+  res.on('drain', onDrain);
+  res.once('close', onClose);
+  readAhead();
 }
 
 function asHttpError(error: unknown): StaticError {

@@ -1,0 +1,294 @@
+// Turns the results (latest.json) into latest.md (tables with ratios to serve-static and to raw) and
+// ratios.svg (req/s ÷ serve-static, per scenario and server). Also runnable alone to re-render:
+//   node bench/report.mjs [bench/results/latest.json]
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const BASE = 'serve-static';
+const NOISY = 10; // % of a core used by other processes during a timed run (see run.mjs)
+const CEILING = 'raw';
+const COLORS = ['#d62728', '#ff7f0e', '#7f7f7f', '#8c564b', '#2ca02c', '#9467bd', '#1f77b4', '#17becf', '#bcbd22', '#e377c2'];
+
+/** @param {number | undefined} n */
+const int = (n) => (n === undefined || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en-US'));
+/** @param {number | undefined} n */
+const dec = (n, digits = 1) => (n === undefined || !Number.isFinite(n) ? '–' : n.toFixed(digits));
+/** @param {number | undefined} n @param {number | undefined} base */
+const ratio = (n, base) => (n === undefined || base === undefined || !(base > 0) || !Number.isFinite(n) ? '–' : `${(n / base).toFixed(2)}×`);
+/** @param {number | undefined} n @param {number | undefined} base @param {number | undefined} ceiling */
+const ratioPair = (n, base, ceiling) => `${ratio(n, base)} / ${ratio(n, ceiling)}`;
+
+/** Writes latest.md and ratios.svg next to each other in `dir` (write to .tmp, then rename). */
+export function writeReport(/** @type {any} */ results, /** @type {string} */ dir) {
+  for (const [name, text] of [
+    ['latest.md', renderMarkdown(results)],
+    ['ratios.svg', renderSvg(results)],
+  ]) {
+    const path = join(dir, name);
+    writeFileSync(`${path}.tmp`, text);
+    renameSync(`${path}.tmp`, path);
+  }
+}
+
+/** @param {any} r results */
+export function renderMarkdown(r) {
+  const m = r.meta;
+  const o = m.options;
+  const out = [];
+  out.push('# brisk-static benchmarks', '');
+  out.push(`- date: ${m.date} (run took ${Math.floor(m.elapsedSeconds / 60)} min ${Math.round(m.elapsedSeconds % 60)} s)`);
+  out.push(`- node ${m.node}, ${m.cpu} × ${m.cores} cores, ${m.os}; load average at start ${m.loadAverage.start}, at end ${m.loadAverage.end}`);
+  out.push(`- load generator: ${m.load.name} ${m.load.version}${m.load.name === 'wrk' ? `, ${o.threads} thread(s)` : ''}; ${m.pinned ? 'servers pinned to core 0, load generator to core 1 (taskset)' : 'not pinned (no taskset or a single core)'}`);
+  out.push(`- each timed run ${o.duration} s, warm-up ${o.warmup} s per server before timing, median of ${o.rounds} round(s) (servers interleaved within a round); keep-alive, ${o.connections} connections unless stated`);
+  out.push(`- versions: ${Object.entries(m.versions).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  const worst = maxForeignCpu(r);
+  out.push(`- other processes on the machine: up to ${int(worst)}% of a core during a timed run${worst >= NOISY ? ' — rows marked "disturbed" were measured while something else was busy; rerun on a quiet machine before comparing' : ' (quiet)'}`);
+  out.push(`- command: \`${m.command}\`${o.quick ? ' (quick mode: a smoke test, not for comparison)' : ''}`);
+  out.push('');
+  out.push('Servers: ' + r.servers.map((/** @type {any} */ s) => `**${s.id}** (${s.note})`).join('; ') + '.');
+  if (!m.cacheOptionKnown) out.push('', '`ours+cache` passes `{ cache: true }`, which this build does not know yet: it is `ours` again.');
+  out.push('');
+  out.push(`Ratios: "÷ss" is the figure divided by ${BASE}'s, "÷raw" by the raw node:http ceiling's, both from the same table of this run. For req/s and MiB/s higher is better; for p99, RSS and startup lower is better. RSS is VmRSS of the server process (nginx: master + worker) after the timed runs; startup is process start → first 200, polled by the harness.`);
+
+  const scenarios = r.scenarios ?? [];
+  if (scenarios.length > 0) {
+    out.push('', '## Headline', '');
+    out.push('Each cell: value (÷ss / ÷raw).', '');
+    const pick = (/** @type {string} */ id) => scenarios.find((/** @type {any} */ s) => s.id === id);
+    const cols = [
+      ['1k', '1 KB req/s', (/** @type {any} */ c) => c.rps],
+      ['304', '304 req/s', (/** @type {any} */ c) => c.rps],
+      ['miss', 'miss req/s', (/** @type {any} */ c) => c.rps],
+      ['10m', '10 MB MiB/s', (/** @type {any} */ c) => c.mibps],
+    ].filter(([id]) => pick(/** @type {string} */ (id)) !== undefined);
+    out.push(`| server | ${cols.map((c) => c[1]).join(' | ')} | startup ms (median) |`);
+    out.push(`|---|${cols.map(() => '--:|').join('')}--:|`);
+    const startup = medianStartups(scenarios);
+    for (const s of r.servers) {
+      const cells = cols.map(([id, , get]) => {
+        const sc = pick(/** @type {string} */ (id));
+        const c = sc.results[s.id];
+        if (c === undefined) return '–';
+        if (c.wrong || c.failed) return c.wrong ? 'wrong answer' : 'failed';
+        const f = /** @type {(c: any) => number} */ (get);
+        const v = f(c);
+        return `${id === '10m' ? dec(v) : int(v)} (${ratioPair(v, sc.results[BASE] && f(sc.results[BASE]), sc.results[CEILING] && f(sc.results[CEILING]))})`;
+      });
+      const st = startup[s.id];
+      out.push(`| ${s.id} | ${cells.join(' | ')} | ${int(st)} (${ratioPair(st, startup[BASE], startup[CEILING])}) |`);
+    }
+  }
+
+  for (const sc of scenarios) {
+    out.push('', `## ${sc.title}`, '');
+    out.push(`\`GET ${sc.path}\`${Object.entries(sc.requestHeaders ?? {}).map(([k, v]) => ` \`${k}: ${v}\``).join('')}, expected ${sc.expectStatus}; ${sc.connections ?? o.connections} connections.`, '');
+    const mib = sc.id === '10m';
+    out.push(`| server | req/s | ÷ss | ÷raw |${mib ? ' MiB/s |' : ''} p99 ms | ÷ss | ÷raw | RSS MB | ÷ss | ÷raw | startup ms | ÷ss | ÷raw | notes |`);
+    out.push(`|---|--:|--:|--:|${mib ? '--:|' : ''}--:|--:|--:|--:|--:|--:|--:|--:|--:|---|`);
+    const base = sc.results[BASE];
+    const ceil = sc.results[CEILING];
+    for (const s of r.servers) {
+      const c = sc.results[s.id];
+      if (c === undefined) continue;
+      if (c.wrong || c.failed) {
+        const why = c.wrong ? `wrong answer: ${c.wrong}` : `failed: ${c.failed}`;
+        out.push(`| ${s.id} | ${why} |${' – |'.repeat(mib ? 13 : 12)} not timed |`);
+        continue;
+      }
+      const cells = [
+        int(c.rps), ratio(c.rps, base?.rps), ratio(c.rps, ceil?.rps),
+        ...(mib ? [dec(c.mibps)] : []),
+        dec(c.p99ms, 2), ratio(c.p99ms, base?.p99ms), ratio(c.p99ms, ceil?.p99ms),
+        dec(c.rssMB), ratio(c.rssMB, base?.rssMB), ratio(c.rssMB, ceil?.rssMB),
+        int(c.startupMs), ratio(c.startupMs, base?.startupMs), ratio(c.startupMs, ceil?.startupMs),
+        notes(c),
+      ];
+      out.push(`| ${s.id} | ${cells.join(' | ')} |`);
+    }
+  }
+
+  const conn = r.connections;
+  if (conn !== undefined && Object.keys(conn.results).length > 0) {
+    out.push('', '## Connections (1 KB file)', '');
+    out.push('Keep-alive connections from 1 to ' + conn.levels.at(-1) + '. Each cell: value (÷ss / ÷raw) at that connection count.', '');
+    for (const [what, key, fmt] of /** @type {const} */ ([
+      ['req/s', 'rps', int],
+      ['p99 ms', 'p99ms', (/** @type {number} */ n) => dec(n, 2)],
+      ['RSS MB after the level', 'rssMB', (/** @type {number} */ n) => dec(n)],
+    ])) {
+      out.push(`**${what}**`, '');
+      out.push(`| server | ${conn.levels.map((/** @type {number} */ l) => `c=${l}`).join(' | ')} |`);
+      out.push(`|---|${conn.levels.map(() => '--:|').join('')}`);
+      for (const s of r.servers) {
+        const row = conn.results[s.id];
+        if (row === undefined) continue;
+        if (row.wrong || row.failed) {
+          out.push(`| ${s.id} | ${row.wrong ? `wrong answer: ${row.wrong}` : `failed: ${row.failed}`} |${' – |'.repeat(conn.levels.length - 1)}`);
+          continue;
+        }
+        const cells = conn.levels.map((/** @type {number} */ l) => {
+          const c = row.levels[l];
+          if (c === undefined) return '–';
+          if (c.failed) return `failed: ${c.failed}`;
+          const v = c[key];
+          const note = key === 'rps' ? notes(c) : '';
+          return `${fmt(v)} (${ratioPair(v, conn.results[BASE]?.levels?.[l]?.[key], conn.results[CEILING]?.levels?.[l]?.[key])})${note ? ` ${note}` : ''}`;
+        });
+        out.push(`| ${s.id} | ${cells.join(' | ')} |`);
+      }
+      out.push('');
+    }
+  }
+
+  const growth = r.growth;
+  if (growth !== undefined && Object.keys(growth.results).length > 0) {
+    out.push('', '## Cost growth: roots of many files', '');
+    out.push(`Roots of ${growth.counts.map(int).join(' / ')} files of 256 bytes (1,000 per directory). startup: median of ${o.rounds} start(s), process start → first 200 on /index.html. RSS idle: right after that first answer. spread: ${o.duration} s at ${o.connections} connections cycling over every file of the root, then RSS again.`);
+    for (const count of growth.counts) {
+      out.push('', `### ${int(count)} files`, '');
+      out.push('| server | startup ms | ÷ss | ÷raw | RSS idle MB | ÷ss | ÷raw | spread req/s | ÷ss | ÷raw | RSS after MB | ÷ss | ÷raw | notes |');
+      out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+      const base = growth.results[BASE]?.[count];
+      const ceil = growth.results[CEILING]?.[count];
+      for (const s of r.servers) {
+        const c = growth.results[s.id]?.[count];
+        if (c === undefined) continue;
+        if (c.failed) {
+          out.push(`| ${s.id} | failed: ${c.failed} |${' – |'.repeat(12)} |`);
+          continue;
+        }
+        const cells = [
+          int(c.startupMs), ratio(c.startupMs, base?.startupMs), ratio(c.startupMs, ceil?.startupMs),
+          dec(c.rssIdleMB), ratio(c.rssIdleMB, base?.rssIdleMB), ratio(c.rssIdleMB, ceil?.rssIdleMB),
+          c.wrong ? `wrong answer: ${c.wrong}` : int(c.spread?.rps), ratio(c.spread?.rps, base?.spread?.rps), ratio(c.spread?.rps, ceil?.spread?.rps),
+          dec(c.rssAfterMB), ratio(c.rssAfterMB, base?.rssAfterMB), ratio(c.rssAfterMB, ceil?.rssAfterMB),
+          c.spread ? notes(c.spread) : '',
+        ];
+        out.push(`| ${s.id} | ${cells.join(' | ')} |`);
+      }
+    }
+  }
+  out.push('', '![req/s ÷ serve-static](ratios.svg)', '');
+  return `${out.join('\n')}\n`;
+}
+
+/** Unexpected statuses, socket errors, and the spread of the rounds when it is wide. @param {any} c */
+function notes(c) {
+  const parts = [];
+  if (c.unexpectedStatus > 0) parts.push(`${int(c.unexpectedStatus)} unexpected statuses`);
+  if (c.socketErrors > 0) parts.push(`${int(c.socketErrors)} socket errors`);
+  if (c.foreignCpu >= NOISY) parts.push(`disturbed: other processes used up to ${int(c.foreignCpu)}% CPU`);
+  const rps = (c.rounds ?? []).map((/** @type {any} */ x) => x.rps);
+  if (rps.length > 1) {
+    const spread = (Math.max(...rps) - Math.min(...rps)) / c.rps;
+    if (spread > 0.25) parts.push(`rounds ${int(Math.min(...rps))}–${int(Math.max(...rps))}`);
+  }
+  return parts.join('; ');
+}
+
+/** The highest CPU % used by other processes during any timed run. @param {any} r */
+function maxForeignCpu(r) {
+  let worst = 0;
+  const visit = (/** @type {any} */ x) => {
+    if (x === null || typeof x !== 'object') return;
+    if (typeof x.foreignCpu === 'number') worst = Math.max(worst, x.foreignCpu);
+    for (const v of Object.values(x)) visit(v);
+  };
+  visit(r);
+  return worst;
+}
+
+/** Median startup per server over all scenario launches. @param {any[]} scenarios */
+function medianStartups(scenarios) {
+  /** @type {Record<string, number[]>} */
+  const all = {};
+  for (const sc of scenarios) {
+    for (const [id, c] of Object.entries(sc.results)) {
+      if (/** @type {any} */ (c).startupMs !== undefined) (all[id] ??= []).push(/** @type {any} */ (c).startupMs);
+    }
+  }
+  return Object.fromEntries(Object.entries(all).map(([id, v]) => [id, median(v)]));
+}
+
+/** @param {number[]} values */
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? /** @type {number} */ (s[mid]) : (/** @type {number} */ (s[mid - 1]) + /** @type {number} */ (s[mid])) / 2;
+}
+
+/** Grouped columns: req/s ÷ serve-static per scenario (and connection count), one colour per server. @param {any} r */
+export function renderSvg(r) {
+  /** @type {{ label: string, values: Record<string, number> }[]} */
+  const groups = [];
+  for (const sc of r.scenarios ?? []) {
+    const base = sc.results[BASE]?.rps;
+    /** @type {Record<string, number>} */
+    const values = {};
+    for (const [id, c] of Object.entries(sc.results)) {
+      const cell = /** @type {any} */ (c);
+      if (base > 0 && cell.rps > 0) values[id] = cell.rps / base;
+    }
+    groups.push({ label: sc.id === '10m' ? '10 MB' : sc.id === '1k' ? '1 KB' : sc.id === '30k' ? '30 KB' : sc.id === '100k' ? '100 KB' : sc.id, values });
+  }
+  const conn = r.connections;
+  for (const level of conn?.levels ?? []) {
+    const base = conn.results[BASE]?.levels?.[level]?.rps;
+    /** @type {Record<string, number>} */
+    const values = {};
+    for (const [id, row] of Object.entries(conn.results)) {
+      const v = /** @type {any} */ (row).levels?.[level]?.rps;
+      if (base > 0 && v > 0) values[id] = v / base;
+    }
+    groups.push({ label: `1 KB c=${level}`, values });
+  }
+  const ids = r.servers.map((/** @type {any} */ s) => s.id).filter((/** @type {string} */ id) => groups.some((g) => g.values[id] !== undefined));
+  const bar = 11;
+  const gap = 18;
+  const left = 56;
+  const top = 60;
+  const plotH = 340;
+  const groupW = ids.length * bar + gap;
+  const width = Math.max(760, left + Math.max(1, groups.length) * groupW + 20);
+  const height = top + plotH + 40;
+  // log2 scale around 1×: 2× up and 0.5× down are the same height; bars grow from the 1× line.
+  const all = groups.flatMap((g) => Object.values(g.values));
+  const hi = Math.max(1, Math.ceil(Math.log2(Math.max(2, ...all))));
+  const lo = Math.min(-1, Math.floor(Math.log2(Math.min(0.5, ...all))));
+  const y = (/** @type {number} */ v) => top + ((hi - Math.log2(v)) / (hi - lo)) * plotH;
+  const esc = (/** @type {string} */ s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+  const svg = [];
+  svg.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  svg.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  svg.push(`<text x="${left}" y="18" font-size="14" font-weight="bold">req/s ÷ serve-static, same run, log scale (above the dashed line: faster) — ${esc(r.meta.date.slice(0, 10))}, ${esc(r.meta.load.name)}</text>`);
+  ids.forEach((/** @type {string} */ id, /** @type {number} */ i) => {
+    const x = left + i * 95;
+    svg.push(`<rect x="${x}" y="30" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${x + 14}" y="39">${esc(id)}</text>`);
+  });
+  for (let e = lo; e <= hi; e++) {
+    const v = 2 ** e;
+    const label = v >= 1 ? `${v}×` : `1/${1 / v}×`;
+    svg.push(`<line x1="${left}" x2="${width - 10}" y1="${y(v)}" y2="${y(v)}" stroke="#e5e5e5"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${label}</text>`);
+  }
+  svg.push(`<line x1="${left}" x2="${width - 10}" y1="${y(1)}" y2="${y(1)}" stroke="#444" stroke-dasharray="4 3"/>`);
+  groups.forEach((g, gi) => {
+    const x0 = left + gi * groupW + gap / 2;
+    ids.forEach((/** @type {string} */ id, /** @type {number} */ i) => {
+      const v = g.values[id];
+      if (v === undefined) return;
+      const x = x0 + i * bar;
+      const y0 = Math.min(y(v), y(1));
+      const h = Math.max(1, Math.abs(y(v) - y(1)));
+      svg.push(`<rect x="${x}" y="${y0.toFixed(1)}" width="${bar - 2}" height="${h.toFixed(1)}" fill="${COLORS[i % COLORS.length]}"><title>${esc(id)} ${esc(g.label)}: ${v.toFixed(2)}×</title></rect>`);
+    });
+    svg.push(`<text x="${x0 + (ids.length * bar) / 2}" y="${top + plotH + 18}" text-anchor="middle">${esc(g.label)}</text>`);
+  });
+  svg.push('</svg>');
+  return `${svg.join('\n')}\n`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const file = process.argv[2] ?? fileURLToPath(new URL('./results/latest.json', import.meta.url));
+  writeReport(JSON.parse(readFileSync(file, 'utf8')), dirname(file));
+}
