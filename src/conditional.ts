@@ -1,4 +1,4 @@
-import fresh from 'fresh';
+import { fresh } from './deps.js';
 
 /** Request header fields, lower-cased, as Node's `req.headers` holds them. */
 export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;

@@ -1,4 +1,5 @@
-import createError, { type HttpError } from 'http-errors';
+import type { HttpError } from 'http-errors';
+import { createError } from './deps.js';
 
 /** An `http-errors` instance as handed to `next(err)`; may carry response headers (a 416's `Content-Range`). */
 export type StaticError = HttpError & { headers?: Record<string, string> };

@@ -1,7 +1,6 @@
 import type { Stats } from 'node:fs';
 import { extname } from 'node:path';
-import etag from 'etag';
-import { contentType } from 'mime-types';
+import { etag, mime } from './deps.js';
 import type { Config } from './options.js';
 
 /** The part of a response the header step needs: Node's `ServerResponse` fits, and so does a `Headers` wrapper. */
@@ -21,7 +20,7 @@ export function typeOfPath(path: string): string {
   const extension = extname(path);
   let type = typeCache.get(extension);
   if (type === undefined) {
-    type = contentType(extension) || FALLBACK_TYPE;
+    type = mime.contentType(extension) || FALLBACK_TYPE;
     if (typeCache.size < TYPE_CACHE_LIMIT) typeCache.set(extension, type);
   }
   return type;

@@ -1,8 +1,7 @@
 import { close, read, type Stats } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
-import escapeHtml from 'escape-html';
-import parseUrl from 'parseurl';
 import { evaluatePreconditions, type Validators } from './conditional.js';
+import { escapeHtml, parseUrl } from './deps.js';
 import { httpError, type StaticError } from './errors.js';
 import { applyFileHeaders, headerString, removeContentHeaders, type FileFacts } from './headers.js';
 import { createLookup, type Outcome } from './lookup.js';

@@ -1,7 +1,8 @@
 import type { Stats } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
-import ms from 'ms';
+import type { StringValue } from 'ms';
+import { ms } from './deps.js';
 import type { CacheLimits } from './cache.js';
 import { createSymlinkGuard, type SymlinkGuard, type SymlinkPolicy } from './symlinks.js';
 
@@ -249,7 +250,7 @@ function cacheLimits(value: unknown): CacheLimits | undefined {
   if (typeof value !== 'object') throw new TypeError('cache option must be a boolean or an object');
   const options = value as CacheOptions;
   const revalidate = options.revalidateAfter ?? DEFAULT_CACHE.revalidateAfter;
-  const revalidateAfter = typeof revalidate === 'string' ? ms(revalidate as ms.StringValue) : revalidate;
+  const revalidateAfter = typeof revalidate === 'string' ? ms(revalidate as StringValue) : revalidate;
   if (typeof revalidateAfter !== 'number' || !(revalidateAfter >= 0)) {
     throw new TypeError('cache.revalidateAfter must be a number of milliseconds (>= 0) or an ms string');
   }
@@ -279,7 +280,7 @@ function parseMaxAge(value: unknown): number {
     // NaN reads as 0, as in serve-static.
     milliseconds = Number.isNaN(value) ? 0 : value;
   } else if (typeof value === 'string') {
-    milliseconds = ms(value as ms.StringValue);
+    milliseconds = ms(value as StringValue);
     if (milliseconds === undefined) {
       throw new TypeError(`maxAge string "${value}" is not understood; use milliseconds or an ms string such as '1d'`);
     }

@@ -1,4 +1,4 @@
-import encodeUrl from 'encodeurl';
+import { encodeUrl } from './deps.js';
 import type { DotfilesMode } from './options.js';
 
 /** GET and HEAD are the only methods a static file answers (RFC 9110 section 9.3). */

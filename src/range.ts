@@ -1,4 +1,5 @@
-import parseRange from 'range-parser';
+import type { Range } from 'range-parser';
+import { parseRange } from './deps.js';
 import { parseHttpDate, type Validators } from './conditional.js';
 
 /** The body to send: all of it, one slice (206), or nothing (416). */
@@ -35,7 +36,7 @@ export function evaluateRange(
   if (ranges === -1) return UNSATISFIABLE;
   if (ranges === -2) return FULL;
   if (ranges.length === 1) {
-    const only = ranges[0] as parseRange.Range;
+    const only = ranges[0] as Range;
     return { kind: 'partial', start: only.start, end: only.end };
   }
   let total = 0;
@@ -43,7 +44,7 @@ export function evaluateRange(
   if (total > size) return FULL;
   const combined = parseRange(size, range, { combine: true });
   if (combined === -1 || combined === -2 || combined.length !== 1) return FULL;
-  const only = combined[0] as parseRange.Range;
+  const only = combined[0] as Range;
   return { kind: 'partial', start: only.start, end: only.end };
 }
 
