@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, openSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, openSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -135,7 +135,9 @@ describe('permissions', () => {
     writeFileSync(join(dir.path, 'draft.html'), '<p>an older draft</p>\n');
     const options = { fallthrough: false, extensions: ['txt', 'html'] };
 
-    // root reads anything, so the server runs as `nobody` in a child process when the tests run as root.
+    // root reads anything (CAP_DAC_OVERRIDE), so under root the server runs in a child process stripped of
+    // that capability by setpriv: still uid 0, so it can load this checkout wherever it lies, but a mode-000
+    // file is now refused.
     const uid = process.getuid?.() ?? -1;
     let base: string;
     let stop: () => Promise<void>;
@@ -144,8 +146,6 @@ describe('permissions', () => {
       base = local.url;
       stop = () => local.close();
     } else {
-      chownSync(dir.path, 65534, 65534);
-      chmodSync(dir.path, 0o755);
       const script = `
         import http from 'node:http';
         import serveStatic from ${JSON.stringify(resolve('dist/index.js'))};
@@ -155,7 +155,15 @@ describe('permissions', () => {
           res.end(err ? err.name + ':' + err.code : 'fell through');
         }));
         server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534 });
+      const dropped = '-dac_override,-dac_read_search';
+      const child = spawn('setpriv', [
+        `--bounding-set=${dropped}`,
+        `--inh-caps=${dropped}`,
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        script,
+      ]);
       const port = await new Promise<string>((done, fail) => {
         child.stdout.once('data', (data: Buffer) => done(data.toString().trim()));
         child.stderr.on('data', (data: Buffer) => fail(new Error(data.toString())));
