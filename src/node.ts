@@ -138,7 +138,8 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
         return;
       }
       if (canonical.kind === 'redirect') {
-        redirectToCanonical(req, res, next, pathname, canonical.pathname);
+        // When req.url was rewritten by the application, there is no client URL to correct: refuse.
+        if (!redirectToCanonical(req, res, pathname, canonical.pathname)) fail(req, res, next, httpError(400), false);
         return;
       }
     }
@@ -256,27 +257,17 @@ function redirectToDirectory(req: IncomingMessage, res: ServerResponse): void {
 
 /**
  * Sends the client to the canonical form of the path it asked for. The part we serve is the tail of the
- * original URL (a mount prefix is stripped from `req.url`); only that tail is rewritten.
+ * original URL (a mount prefix is stripped from `req.url`); only that tail is rewritten. Returns false, having
+ * sent nothing, when the original URL does not end with `pathname` (req.url was rewritten).
  */
-function redirectToCanonical(
-  req: IncomingMessage,
-  res: ServerResponse,
-  next: NextFunction | undefined,
-  pathname: string,
-  canonical: string,
-): void {
+function redirectToCanonical(req: IncomingMessage, res: ServerResponse, pathname: string, canonical: string): boolean {
   const original = parseUrl.original(req);
   const originalPath = original?.pathname ?? '';
-  if (!originalPath.endsWith(pathname)) {
-    // req.url was rewritten by the application: there is no client URL to correct.
-    const error = httpError(400);
-    if (next !== undefined) next(error);
-    else respondWithError(req, res, error);
-    return;
-  }
+  if (!originalPath.endsWith(pathname)) return false;
   const prefix = originalPath.slice(0, originalPath.length - pathname.length);
   const target = prefix === '' ? canonical : `${prefix.replace(/\/+$/, '')}${canonical}`;
   redirect(res, directoryLocation(target, original?.search, original?.hash, false));
+  return true;
 }
 
 /** A 301 with serve-static's small HTML body. */

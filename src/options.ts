@@ -181,8 +181,7 @@ export interface Config {
   /** Undefined when the cache is off. */
   readonly cache: CacheLimits | undefined;
   readonly canonicalPaths: boolean;
-  readonly symlinks: SymlinkPolicy;
-  /** Undefined under `follow`. */
+  /** The `symlinks` policy as a check; undefined under `follow`. */
   readonly symlinkGuard: SymlinkGuard | undefined;
 }
 
@@ -239,7 +238,6 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     setHeaders: setHeaders ?? undefined,
     cache: cacheLimits(opts.cache),
     canonicalPaths: opts.canonicalPaths === true,
-    symlinks,
     symlinkGuard: createSymlinkGuard(resolvedRoot, symlinks),
   });
 }

@@ -16,8 +16,9 @@ export type Resolved =
 /** A `..` segment that normalisation could not cancel: the path climbs out of root. Both separators count. */
 const UP_PATH = /(?:^|[\\/])\.\.(?:[\\/]|$)/;
 
-const BAD_REQUEST: Resolved = Object.freeze({ kind: 'refused', status: 400 });
-const FORBIDDEN: Resolved = Object.freeze({ kind: 'refused', status: 403 });
+/** Refusals, shared by `resolvePath` and `canonicalPathname`. */
+const BAD_REQUEST = Object.freeze({ kind: 'refused', status: 400 } as const);
+const FORBIDDEN = Object.freeze({ kind: 'refused', status: 403 } as const);
 
 /** An encoded `/` inside a segment: a router sees one segment, the file system two. */
 const ENCODED_SLASH = /%2f/i;
@@ -97,21 +98,21 @@ const MAYBE_NON_CANONICAL = /%|\/\/|(?:^|\/)\.\.?(?:\/|$)/;
  */
 export function canonicalPathname(pathname: string): Canonical {
   if (pathname === '') return CANONICAL;
-  if (pathname.includes('\\')) return BAD_CANONICAL;
+  if (pathname.includes('\\')) return BAD_REQUEST;
   if (!MAYBE_NON_CANONICAL.test(pathname)) return CANONICAL;
-  if (pathname.charCodeAt(0) !== 0x2f /* / */) return BAD_CANONICAL;
+  if (pathname.charCodeAt(0) !== 0x2f /* / */) return BAD_REQUEST;
 
   const raw = pathname.split('/');
   const out: string[] = [];
   let trailingSlash = false;
   for (let i = 1; i < raw.length; i++) {
     const segment = normalizeEscapes(raw[i] as string);
-    if (segment === undefined) return BAD_CANONICAL;
+    if (segment === undefined) return BAD_REQUEST;
     const last = i === raw.length - 1;
     if (segment === '' || segment === '.') {
       trailingSlash = last;
     } else if (segment === '..') {
-      if (out.pop() === undefined) return FORBIDDEN_CANONICAL;
+      if (out.pop() === undefined) return FORBIDDEN;
       trailingSlash = last;
     } else {
       out.push(segment);
@@ -122,8 +123,6 @@ export function canonicalPathname(pathname: string): Canonical {
   return canonical === pathname ? CANONICAL : { kind: 'redirect', pathname: canonical };
 }
 
-const FORBIDDEN_CANONICAL: Canonical = Object.freeze({ kind: 'refused', status: 403 });
-const BAD_CANONICAL: Canonical = Object.freeze({ kind: 'refused', status: 400 });
 
 /** Decodes escapes of unreserved characters, upper-cases the rest; undefined for a malformed escape or separator. */
 function normalizeEscapes(segment: string): string | undefined {

@@ -5,7 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic } from '../src/index.js';
 import { canonicalPathname } from '../src/resolve.js';
-import { rawRequest, tempDir } from './helpers.js';
+import { finalHandler, listen, rawRequest, tempDir } from './helpers.js';
 
 describe('canonicalPathname', () => {
   it.each([
@@ -156,6 +156,29 @@ describe('a route guard on /admin with canonicalPaths: true', () => {
     const res = await rawRequest(servers.strict!.port, '/public.txt');
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('public\n');
+  });
+});
+
+describe('canonicalPaths when the application rewrote req.url', () => {
+  it.each([
+    [true, 404, 'fell through'],
+    [false, 400, 'BadRequestError: Bad Request'],
+  ])('refuses a non-canonical rewrite it cannot redirect (fallthrough: %s)', async (fallthrough, status, body) => {
+    const middleware = serveStatic(dir.path, { canonicalPaths: true, fallthrough });
+    const nexts: unknown[] = [];
+    const app = await listen((req, res) => {
+      // An SPA-style rewrite: the client asked for /page, the app serves /x/../public.txt instead.
+      Object.assign(req, { originalUrl: req.url, url: '/x/../public.txt' });
+      middleware(req, res, (err) => finalHandler(nexts, req, res, err));
+    });
+    try {
+      const res = await rawRequest(app.port, '/page');
+      expect(res.status).toBe(status);
+      expect(res.headers.location).toBeUndefined();
+      expect(res.body.toString()).toBe(body);
+    } finally {
+      await app.close();
+    }
   });
 });
 
