@@ -28,6 +28,12 @@ const ALL = [
   { id: 'express', label: 'express', note: 'express 5 + express.static', argv: node('./express.mjs') },
   { id: 'sirv', label: 'sirv', note: 'sirv { dev: false, etag: true }, node:http', argv: node('./sirv.mjs') },
   { id: 'fastify', label: 'fastify', note: '@fastify/static on fastify', argv: node('./fastify.mjs') },
+  {
+    id: 'raw-fresh',
+    label: 'raw-fresh',
+    note: 'node:http making only the disk calls an always-fresh server needs (ceiling without a cache)',
+    argv: node('./raw-fresh.mjs'),
+  },
   { id: 'raw', label: 'raw', note: 'node:http from preloaded Buffers (ceiling for Node)', argv: node('./raw.mjs') },
   { id: 'nginx', label: 'nginx', note: 'nginx, 1 worker, sendfile on, access_log off', argv: nginxCommand },
 ];
