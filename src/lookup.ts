@@ -1,6 +1,7 @@
 import { close, fstat, read, type Stats } from 'node:fs';
 import { type CacheEntry, LookupCache } from './cache.js';
 import { fsError, httpError, type StaticError } from './errors.js';
+import { probeOnThread } from './file-thread.js';
 import { describeFile, type FileFacts } from './headers.js';
 import { ignore, locate, openCandidate, statCandidate, type Probe } from './open.js';
 import type { Config } from './options.js';
@@ -36,7 +37,10 @@ export function createLookup(config: Config): Lookup {
   const limits = config.cache;
   const cache = limits === undefined ? undefined : new LookupCache(limits);
   const guard = config.symlinkGuard;
-  const openProbe: Probe = (path, done) => openCandidate(path, guard, done);
+  // The file thread reads small files whole; the symlink guard and the cache keep to the descriptor path
+  // (the guard inspects the descriptor; the cache re-checks it after reading).
+  const openProbe: Probe =
+    guard === undefined && cache === undefined ? probeOnThread : (path, done) => openCandidate(path, guard, done);
   // Stat-only lookups skip the descriptor, so they cannot be used where the descriptor is checked (symlink
   // policy) or where a found file is read into the cache.
   const statAllowed = guard === undefined && cache === undefined;
@@ -69,7 +73,9 @@ export function createLookup(config: Config): Lookup {
           return;
         case 'file': {
           const facts = describeFile(config, located.path, located.stat);
-          if (located.fd === -1) {
+          if (located.body !== undefined) {
+            done({ kind: 'memory', facts, body: located.body });
+          } else if (located.fd === -1) {
             done({ kind: 'metadata', facts });
           } else if (cache === undefined) {
             done({ kind: 'descriptor', fd: located.fd, facts });
@@ -138,7 +144,8 @@ export function createLookup(config: Config): Lookup {
   function open(path: string, done: (outcome: Outcome) => void): void {
     openProbe(path, (candidate) => {
       if (candidate.kind === 'file') {
-        done({ kind: 'descriptor', fd: candidate.fd, facts: describeFile(config, path, candidate.stat) });
+        const facts = describeFile(config, path, candidate.stat);
+        done(candidate.body === undefined ? { kind: 'descriptor', fd: candidate.fd, facts } : { kind: 'memory', facts, body: candidate.body });
       } else {
         done({ kind: 'error', error: candidate.kind === 'error' ? fsError(candidate.error) : httpError(404) });
       }

@@ -6,10 +6,10 @@ import type { SymlinkGuard } from './symlinks.js';
 
 /**
  * What a resolved path turned out to be. A `file` outcome owns `fd` (whoever receives it must close it),
- * except that `fd` is -1 when the path was only stat'ed.
+ * except that `fd` is -1 when the path was only stat'ed, or read whole into `body`.
  */
 export type Located =
-  | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats; readonly path: string }
+  | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats; readonly path: string; readonly body?: Buffer | undefined }
   | { readonly kind: 'directory' }
   | { readonly kind: 'error'; readonly error: StaticError };
 
@@ -19,8 +19,15 @@ export type Located =
  */
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
+/** A body up to this size is read with one `read(2)` and sent with one `res.end`. */
+export const ONE_READ_LIMIT = 64 * 1024;
+
+/**
+ * A `file` owns `fd` (the receiver must close it), except that `fd` is -1 when the file was only stat'ed or
+ * was read whole into `body` (by the file thread) and closed already.
+ */
 export type Candidate =
-  | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats }
+  | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats; readonly body?: Buffer }
   | { readonly kind: 'directory' }
   | { readonly kind: 'other' }
   | { readonly kind: 'error'; readonly error: NodeJS.ErrnoException };
@@ -101,7 +108,7 @@ export function locate(
   probe(path, (candidate) => {
     switch (candidate.kind) {
       case 'file':
-        done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
+        done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path, body: candidate.body });
         return;
       case 'directory':
         done(DIRECTORY);
@@ -147,7 +154,7 @@ function tryEach(
   const path = asChild ? join(base, name) : base + name;
   probe(path, (candidate) => {
     if (candidate.kind === 'file') {
-      done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path });
+      done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path, body: candidate.body });
     } else if (candidate.kind === 'error' && !isAbsent(candidate.error)) {
       // EMFILE, EACCES, EIO...: this candidate exists or may exist. Moving on would serve a different file
       // (`about.htm` for `/about` while `about.html` is merely unreadable for a moment).

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startFileThread } from '../src/file-thread.js';
 import { serveStatic, type ServeStaticOptions } from '../src/index.js';
 
 /** The committed fixtures tree. */
@@ -172,8 +173,12 @@ export function tempDir(prefix = 'brisk-static-'): { path: string; remove: () =>
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** Open file descriptors of this process (Linux: entries of /proc/self/fd). */
+/**
+ * Open file descriptors of this process (Linux: entries of /proc/self/fd). The file thread, once started,
+ * holds a few of its own (its event loop): it is started first so that every count includes them.
+ */
 export async function openDescriptorCount(): Promise<number> {
+  await startFileThread()?.ready;
   const { readdir } = await import('node:fs/promises');
   return (await readdir('/proc/self/fd')).length;
 }

@@ -1,0 +1,390 @@
+import { constants, Stats } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { ONE_READ_LIMIT, openCandidate, type Candidate, type Probe } from './open.js';
+
+/**
+ * One thread that opens a path, `fstat`s the descriptor and reads a small file whole, in one hop.
+ *
+ * Through libuv's pool, a 1 KB response is four round trips (open, fstat, read, close), each a wake-up of a
+ * pool thread and a completion back on the event loop; on a server given one core, those switches cost more
+ * than everything else the request does. This thread makes the same calls, in the same order and on the same
+ * descriptor, but synchronously and back to back, and the event loop hears once. The main thread never waits:
+ * requests and answers pass through shared memory, answers arrive through `Atomics.waitAsync`.
+ *
+ * Whenever the thread cannot take a probe (not started yet, all slots busy, a path too long for a slot, the
+ * thread gone), the caller takes the callback path through libuv instead, with the same outcome.
+ */
+
+/** Probes in flight at once; more than this go through libuv's pool. Pages of a slot are touched only when used. */
+const SLOTS = 128;
+/** Bytes per slot: the path going in; the body, or an error description, coming back. */
+const SLOT_BYTES = ONE_READ_LIMIT;
+/** Numbers per slot: see `Field`. */
+const FIELDS = 20;
+
+/** Control words (Int32): two counters the two sides wait on, whether the thread sleeps, one state per slot. */
+const SUBMITTED = 0;
+const COMPLETED = 1;
+const SLEEPING = 2;
+const STATE_BASE = 3;
+const FREE = 0;
+const PENDING = 1;
+const DONE = 2;
+
+/** What the thread found: the `kind` field of a slot. */
+const BODY = 1;
+const DESCRIPTOR = 2;
+const DIRECTORY = 3;
+const OTHER = 4;
+// 5: an error, described in the slot's bytes as JSON.
+
+/** Per-slot Float64 fields. The 14 `fs.Stats` numbers start at STAT, in the order Node's Stats lists them. */
+const PATH_BYTES = 0;
+const KIND = 1;
+const FD = 2;
+const OUT_BYTES = 3;
+const STAT = 4;
+
+const CONTROL_WORDS = STATE_BASE + SLOTS;
+const META_OFFSET = Math.ceil((CONTROL_WORDS * 4) / 8) * 8;
+const DATA_OFFSET = META_OFFSET + SLOTS * FIELDS * 8;
+
+const DIRECTORY_CANDIDATE: Candidate = Object.freeze({ kind: 'directory' });
+const OTHER_CANDIDATE: Candidate = Object.freeze({ kind: 'other' });
+
+/** Shared-memory layout, handed to the thread (its code cannot see this module's constants). */
+interface Layout {
+  readonly buffer: SharedArrayBuffer;
+  readonly slots: number;
+  readonly slotBytes: number;
+  readonly fields: number;
+  readonly metaOffset: number;
+  readonly dataOffset: number;
+  readonly openFlags: number;
+}
+
+/**
+ * The thread's code. It runs from its own source text (`eval`), so it must not use anything from this
+ * module: constants come in `workerData`, modules from `process.getBuiltinModule`. Kinds and field numbers
+ * are the literals above.
+ */
+function threadMain(): void {
+  const { workerData } = process.getBuiltinModule('node:worker_threads');
+  const fs = process.getBuiltinModule('node:fs');
+  const layout = workerData as Layout;
+  const { slots, slotBytes, fields, openFlags } = layout;
+  const control = new Int32Array(layout.buffer, 0, 3 + slots);
+  const meta = new Float64Array(layout.buffer, layout.metaOffset, slots * fields);
+  const bytes = Buffer.from(layout.buffer);
+
+  const serve = (slot: number): void => {
+    const base = slot * fields;
+    const offset = layout.dataOffset + slot * slotBytes;
+    const path = bytes.toString('utf8', offset, offset + meta[base]!);
+    let fd = -1;
+    try {
+      fd = fs.openSync(path, openFlags);
+      const stat = fs.fstatSync(fd);
+      meta[base + 4] = stat.dev;
+      meta[base + 5] = stat.mode;
+      meta[base + 6] = stat.nlink;
+      meta[base + 7] = stat.uid;
+      meta[base + 8] = stat.gid;
+      meta[base + 9] = stat.rdev;
+      meta[base + 10] = stat.blksize;
+      meta[base + 11] = stat.ino;
+      meta[base + 12] = stat.size;
+      meta[base + 13] = stat.blocks;
+      meta[base + 14] = stat.atimeMs;
+      meta[base + 15] = stat.mtimeMs;
+      meta[base + 16] = stat.ctimeMs;
+      meta[base + 17] = stat.birthtimeMs;
+      if (stat.isFile()) {
+        meta[base + 2] = fd;
+        const size = stat.size;
+        // A read that falls short (the file shrank) or fails is left to the caller, which handles both
+        // already: the descriptor is handed over instead of the bytes.
+        let bytesRead = -1;
+        if (size <= slotBytes) {
+          try {
+            bytesRead = size === 0 ? 0 : fs.readSync(fd, bytes, offset, size, 0);
+          } catch {
+            bytesRead = -1;
+          }
+        }
+        if (bytesRead === size) {
+          fs.closeSync(fd);
+          meta[base + 3] = size;
+          meta[base + 1] = 1; // BODY
+        } else {
+          meta[base + 1] = 2; // DESCRIPTOR: the caller owns fd now
+        }
+        return;
+      }
+      fs.closeSync(fd);
+      meta[base + 1] = stat.isDirectory() ? 3 : 4; // DIRECTORY : OTHER (FIFOs, sockets, devices)
+    } catch (caught) {
+      const error = caught as NodeJS.ErrnoException;
+      if (fd !== -1) {
+        try {
+          fs.closeSync(fd);
+        } catch {
+          // The descriptor is gone either way.
+        }
+      }
+      if (error.code === 'ENXIO') {
+        meta[base + 1] = 4; // OTHER: a Unix socket cannot be opened
+        return;
+      }
+      const text = JSON.stringify({ code: error.code, errno: error.errno, syscall: error.syscall, message: error.message });
+      meta[base + 3] = bytes.write(text, offset, slotBytes, 'utf8');
+      meta[base + 1] = 5; // ERROR
+    }
+  };
+
+  // Word 0 counts submissions, word 2 says the thread sleeps (the other side only wakes a sleeping thread:
+  // it adds to word 0 before reading word 2, and this side sets word 2 before its last look at word 0).
+  let seen = 0;
+  for (;;) {
+    if (Atomics.load(control, 0) === seen) {
+      Atomics.store(control, 2, 1);
+      Atomics.wait(control, 0, seen);
+      Atomics.store(control, 2, 0);
+    }
+    seen = Atomics.load(control, 0);
+    for (let slot = 0; slot < slots; slot++) {
+      if (Atomics.load(control, 3 + slot) !== 1) continue;
+      serve(slot);
+      Atomics.store(control, 3 + slot, 2);
+      Atomics.add(control, 1, 1);
+      Atomics.notify(control, 1);
+    }
+  }
+}
+
+type Done = (candidate: Candidate) => void;
+
+/** The main-thread side: hands probes to the thread and delivers what comes back. */
+export class FileThread {
+  /** Probes answered by the thread (tests read this to know which path a request took). */
+  answered = 0;
+  private readonly control: Int32Array;
+  private readonly meta: Float64Array;
+  private readonly bytes: Buffer;
+  private readonly worker: Worker;
+  private readonly free: number[] = [];
+  private readonly waiting: (Done | undefined)[] = new Array<Done | undefined>(SLOTS).fill(undefined);
+  private readonly paths: string[] = new Array<string>(SLOTS).fill('');
+  private inFlight = 0;
+  private completedSeen = 0;
+  private armed = false;
+  private wakeScheduled = false;
+  private state: 'starting' | 'running' | 'gone' = 'starting';
+  /** Settles once the thread runs (true) or could not start (false). */
+  readonly ready: Promise<boolean>;
+
+  constructor() {
+    const buffer = new SharedArrayBuffer(DATA_OFFSET + SLOTS * SLOT_BYTES);
+    this.control = new Int32Array(buffer, 0, CONTROL_WORDS);
+    this.meta = new Float64Array(buffer, META_OFFSET, SLOTS * FIELDS);
+    this.bytes = Buffer.from(buffer);
+    for (let slot = SLOTS - 1; slot >= 0; slot--) this.free.push(slot);
+    const layout: Layout = {
+      buffer,
+      slots: SLOTS,
+      slotBytes: SLOT_BYTES,
+      fields: FIELDS,
+      metaOffset: META_OFFSET,
+      dataOffset: DATA_OFFSET,
+      openFlags: constants.O_RDONLY | (constants.O_NONBLOCK ?? 0),
+    };
+    this.worker = new Worker(`(${threadMain.toString()})()`, { eval: true, workerData: layout, stdout: false, stderr: false });
+    // The thread must never keep a process alive that has nothing else to do.
+    this.worker.unref();
+    this.ready = new Promise((resolve) => {
+      this.worker.once('online', () => {
+        if (this.state === 'starting') this.state = 'running';
+        resolve(this.state === 'running');
+      });
+      this.worker.once('error', () => resolve(false));
+      this.worker.once('exit', () => resolve(false));
+    });
+    this.worker.on('error', this.retire);
+    this.worker.once('exit', this.retire);
+  }
+
+  /**
+   * Probes `path` on the thread: `done` gets a `Candidate` like `openCandidate`'s, except that a regular file
+   * of at most ONE_READ_LIMIT bytes comes with its `body` (descriptor already closed, `fd` -1). Returns false,
+   * without calling `done`, when the thread cannot take it now.
+   */
+  probe(path: string, done: Done): boolean {
+    // Three bytes per UTF-16 unit covers any path; longer ones (far past PATH_MAX anyway) go the other way.
+    if (this.state !== 'running' || path.length * 3 > SLOT_BYTES) return false;
+    const slot = this.free.pop();
+    if (slot === undefined) return false;
+    const base = slot * FIELDS;
+    this.meta[base + PATH_BYTES] = this.bytes.write(path, DATA_OFFSET + slot * SLOT_BYTES, SLOT_BYTES, 'utf8');
+    this.waiting[slot] = done;
+    this.paths[slot] = path;
+    this.inFlight++;
+    Atomics.store(this.control, STATE_BASE + slot, PENDING);
+    Atomics.add(this.control, SUBMITTED, 1);
+    // One wake-up for everything submitted in this turn of the event loop, not one per request: each
+    // wake-up is a switch to the thread and back.
+    if (!this.wakeScheduled) {
+      this.wakeScheduled = true;
+      setImmediate(this.wake);
+    }
+    this.arm();
+    return true;
+  }
+
+  private readonly wake = (): void => {
+    this.wakeScheduled = false;
+    if (Atomics.load(this.control, SLEEPING) === 1) Atomics.notify(this.control, SUBMITTED);
+  };
+
+  /** Stops the thread; probes in flight are answered through the fallback. For tests. */
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+
+  private arm(): void {
+    if (this.armed || this.inFlight === 0) return;
+    this.armed = true;
+    const wait = Atomics.waitAsync(this.control, COMPLETED, this.completedSeen);
+    if (wait.async) void wait.value.then(this.collect);
+    else queueMicrotask(this.collect);
+  }
+
+  /** Takes every finished slot, frees it, then calls back (a callback may probe again). */
+  private readonly collect = (): void => {
+    this.armed = false;
+    if (this.state === 'gone') return;
+    this.completedSeen = Atomics.load(this.control, COMPLETED);
+    const answers: [Done, Candidate][] = [];
+    for (let slot = 0; slot < SLOTS && answers.length < this.inFlight; slot++) {
+      if (Atomics.load(this.control, STATE_BASE + slot) !== DONE) continue;
+      answers.push([this.waiting[slot] as Done, this.candidateOf(slot)]);
+      this.release(slot);
+    }
+    this.inFlight -= answers.length;
+    this.answered += answers.length;
+    this.arm();
+    for (const [done, candidate] of answers) done(candidate);
+  };
+
+  private release(slot: number): void {
+    this.waiting[slot] = undefined;
+    this.paths[slot] = '';
+    Atomics.store(this.control, STATE_BASE + slot, FREE);
+    this.free.push(slot);
+  }
+
+  private candidateOf(slot: number): Candidate {
+    const meta = this.meta;
+    const base = slot * FIELDS;
+    const offset = DATA_OFFSET + slot * SLOT_BYTES;
+    switch (meta[base + KIND]) {
+      case BODY: {
+        const size = meta[base + OUT_BYTES] as number;
+        const body = Buffer.allocUnsafe(size);
+        this.bytes.copy(body, 0, offset, offset + size);
+        return { kind: 'file', fd: -1, stat: statsOf(meta, base + STAT), body };
+      }
+      case DESCRIPTOR:
+        return { kind: 'file', fd: meta[base + FD] as number, stat: statsOf(meta, base + STAT) };
+      case DIRECTORY:
+        return DIRECTORY_CANDIDATE;
+      case OTHER:
+        return OTHER_CANDIDATE;
+      default: {
+        // An error (5): described in the slot's bytes.
+        const text = this.bytes.toString('utf8', offset, offset + (meta[base + OUT_BYTES] as number));
+        const described = JSON.parse(text) as { code?: string; errno?: number; syscall?: string; message?: string };
+        const error: NodeJS.ErrnoException = new Error(described.message ?? 'file thread error');
+        if (described.code !== undefined) error.code = described.code;
+        if (described.errno !== undefined) error.errno = described.errno;
+        if (described.syscall !== undefined) error.syscall = described.syscall;
+        error.path = this.paths[slot] as string;
+        return { kind: 'error', error };
+      }
+    }
+  }
+
+  /**
+   * The thread stopped (terminated, or crashed): answers already written are delivered, the rest are probed
+   * again through the fallback, and so is everything after.
+   */
+  private readonly retire = (): void => {
+    if (this.state === 'gone') return;
+    this.collect();
+    this.state = 'gone';
+    for (let slot = 0; slot < SLOTS; slot++) {
+      const done = this.waiting[slot];
+      if (done === undefined) continue;
+      const path = this.paths[slot] as string;
+      this.release(slot);
+      this.inFlight--;
+      openCandidate(path, undefined, done);
+    }
+  };
+}
+
+/** An `fs.Stats` from the 14 numbers the thread wrote, with the Date fields Node 20 sets eagerly. */
+function statsOf(meta: Float64Array, at: number): Stats {
+  const stats = Object.create(Stats.prototype) as { -readonly [K in keyof Stats]: Stats[K] };
+  stats.dev = meta[at] as number;
+  stats.mode = meta[at + 1] as number;
+  stats.nlink = meta[at + 2] as number;
+  stats.uid = meta[at + 3] as number;
+  stats.gid = meta[at + 4] as number;
+  stats.rdev = meta[at + 5] as number;
+  stats.blksize = meta[at + 6] as number;
+  stats.ino = meta[at + 7] as number;
+  stats.size = meta[at + 8] as number;
+  stats.blocks = meta[at + 9] as number;
+  stats.atimeMs = meta[at + 10] as number;
+  stats.mtimeMs = meta[at + 11] as number;
+  stats.ctimeMs = meta[at + 12] as number;
+  stats.birthtimeMs = meta[at + 13] as number;
+  // Node rounds the milliseconds (a Date would truncate them), and ETags are built from these Dates.
+  stats.atime = new Date(Math.round(stats.atimeMs));
+  stats.mtime = new Date(Math.round(stats.mtimeMs));
+  stats.ctime = new Date(Math.round(stats.ctimeMs));
+  stats.birthtime = new Date(Math.round(stats.birthtimeMs));
+  return stats as Stats;
+}
+
+let shared: FileThread | null | undefined;
+let scheduled = false;
+
+/**
+ * Starts the process's file thread (once; shared by every middleware) and returns it, or null where threads
+ * cannot be started (a permission model without `--allow-worker`, a runtime without `Atomics.waitAsync`).
+ */
+export function startFileThread(): FileThread | null {
+  if (shared === undefined) {
+    try {
+      shared =
+        typeof Atomics.waitAsync === 'function' && typeof process.getBuiltinModule === 'function' ? new FileThread() : null;
+    } catch {
+      shared = null;
+    }
+  }
+  return shared;
+}
+
+/**
+ * The probe for lookups that read the file and check no symlinks: on the file thread when it can take it,
+ * else `openCandidate` through libuv. The thread is started after the first request, not before it, so it
+ * costs nothing at startup and the first response does not wait for it.
+ */
+export const probeOnThread: Probe = (path, done) => {
+  if (shared === undefined && !scheduled) {
+    scheduled = true;
+    setImmediate(startFileThread);
+  }
+  if (shared == null || !shared.probe(path, done)) openCandidate(path, undefined, done);
+};
