@@ -1,6 +1,6 @@
 import { constants, Stats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { ONE_READ_LIMIT, openCandidate, type Candidate, type Probe } from './open.js';
+import { ONE_READ_LIMIT, openCandidate, statCandidate, type Candidate, type Probe } from './open.js';
 
 /**
  * One thread that opens a path, `fstat`s the descriptor and reads a small file whole, in one hop.
@@ -37,6 +37,7 @@ const DESCRIPTOR = 2;
 const DIRECTORY = 3;
 const OTHER = 4;
 // 5: an error, described in the slot's bytes as JSON.
+const STATTED = 6;
 
 /** Per-slot Float64 fields. The 14 `fs.Stats` numbers start at STAT, in the order Node's Stats lists them. */
 const PATH_BYTES = 0;
@@ -44,6 +45,8 @@ const KIND = 1;
 const FD = 2;
 const OUT_BYTES = 3;
 const STAT = 4;
+/** 1: only `stat` the path (HEAD, conditional GETs), as `statCandidate` does; 0: open and read. */
+const STAT_ONLY = 18;
 
 const CONTROL_WORDS = STATE_BASE + SLOTS;
 const META_OFFSET = Math.ceil((CONTROL_WORDS * 4) / 8) * 8;
@@ -77,28 +80,52 @@ function threadMain(): void {
   const meta = new Float64Array(layout.buffer, layout.metaOffset, slots * fields);
   const bytes = Buffer.from(layout.buffer);
 
+  const describe = (base: number, stat: import('node:fs').Stats): void => {
+    meta[base + 4] = stat.dev;
+    meta[base + 5] = stat.mode;
+    meta[base + 6] = stat.nlink;
+    meta[base + 7] = stat.uid;
+    meta[base + 8] = stat.gid;
+    meta[base + 9] = stat.rdev;
+    meta[base + 10] = stat.blksize;
+    meta[base + 11] = stat.ino;
+    meta[base + 12] = stat.size;
+    meta[base + 13] = stat.blocks;
+    meta[base + 14] = stat.atimeMs;
+    meta[base + 15] = stat.mtimeMs;
+    meta[base + 16] = stat.ctimeMs;
+    meta[base + 17] = stat.birthtimeMs;
+  };
+
+  const fail = (base: number, offset: number, error: NodeJS.ErrnoException): void => {
+    const text = JSON.stringify({ code: error.code, errno: error.errno, syscall: error.syscall, message: error.message });
+    meta[base + 3] = bytes.write(text, offset, slotBytes, 'utf8');
+    meta[base + 1] = 5; // ERROR
+  };
+
+  const statOnly = (base: number, offset: number, path: string): void => {
+    try {
+      const stat = fs.statSync(path);
+      describe(base, stat);
+      meta[base + 1] = stat.isFile() ? 6 : stat.isDirectory() ? 3 : 4; // STATTED : DIRECTORY : OTHER
+    } catch (caught) {
+      fail(base, offset, caught as NodeJS.ErrnoException);
+    }
+  };
+
   const serve = (slot: number): void => {
     const base = slot * fields;
     const offset = layout.dataOffset + slot * slotBytes;
     const path = bytes.toString('utf8', offset, offset + meta[base]!);
+    if (meta[base + 18] === 1) {
+      statOnly(base, offset, path);
+      return;
+    }
     let fd = -1;
     try {
       fd = fs.openSync(path, openFlags);
       const stat = fs.fstatSync(fd);
-      meta[base + 4] = stat.dev;
-      meta[base + 5] = stat.mode;
-      meta[base + 6] = stat.nlink;
-      meta[base + 7] = stat.uid;
-      meta[base + 8] = stat.gid;
-      meta[base + 9] = stat.rdev;
-      meta[base + 10] = stat.blksize;
-      meta[base + 11] = stat.ino;
-      meta[base + 12] = stat.size;
-      meta[base + 13] = stat.blocks;
-      meta[base + 14] = stat.atimeMs;
-      meta[base + 15] = stat.mtimeMs;
-      meta[base + 16] = stat.ctimeMs;
-      meta[base + 17] = stat.birthtimeMs;
+      describe(base, stat);
       if (stat.isFile()) {
         meta[base + 2] = fd;
         const size = stat.size;
@@ -132,13 +159,8 @@ function threadMain(): void {
           // The descriptor is gone either way.
         }
       }
-      if (error.code === 'ENXIO') {
-        meta[base + 1] = 4; // OTHER: a Unix socket cannot be opened
-        return;
-      }
-      const text = JSON.stringify({ code: error.code, errno: error.errno, syscall: error.syscall, message: error.message });
-      meta[base + 3] = bytes.write(text, offset, slotBytes, 'utf8');
-      meta[base + 1] = 5; // ERROR
+      if (error.code === 'ENXIO') meta[base + 1] = 4; // OTHER: a Unix socket cannot be opened
+      else fail(base, offset, error);
     }
   };
 
@@ -218,13 +240,14 @@ export class FileThread {
    * of at most ONE_READ_LIMIT bytes comes with its `body` (descriptor already closed, `fd` -1). Returns false,
    * without calling `done`, when the thread cannot take it now.
    */
-  probe(path: string, done: Done): boolean {
+  probe(path: string, done: Done, statOnly = false): boolean {
     // Three bytes per UTF-16 unit covers any path; longer ones (far past PATH_MAX anyway) go the other way.
     if (this.state !== 'running' || path.length * 3 > SLOT_BYTES) return false;
     const slot = this.free.pop();
     if (slot === undefined) return false;
     const base = slot * FIELDS;
     this.meta[base + PATH_BYTES] = this.bytes.write(path, DATA_OFFSET + slot * SLOT_BYTES, SLOT_BYTES, 'utf8');
+    this.meta[base + STAT_ONLY] = statOnly ? 1 : 0;
     this.waiting[slot] = done;
     this.paths[slot] = path;
     this.inFlight++;
@@ -295,6 +318,8 @@ export class FileThread {
       }
       case DESCRIPTOR:
         return { kind: 'file', fd: meta[base + FD] as number, stat: statsOf(meta, base + STAT) };
+      case STATTED:
+        return { kind: 'file', fd: -1, stat: statsOf(meta, base + STAT) };
       case DIRECTORY:
         return DIRECTORY_CANDIDATE;
       case OTHER:
@@ -325,9 +350,11 @@ export class FileThread {
       const done = this.waiting[slot];
       if (done === undefined) continue;
       const path = this.paths[slot] as string;
+      const statOnly = this.meta[slot * FIELDS + STAT_ONLY] === 1;
       this.release(slot);
       this.inFlight--;
-      openCandidate(path, undefined, done);
+      if (statOnly) statCandidate(path, done);
+      else openCandidate(path, undefined, done);
     }
   };
 }
@@ -382,9 +409,18 @@ export function startFileThread(): FileThread | null {
  * costs nothing at startup and the first response does not wait for it.
  */
 export const probeOnThread: Probe = (path, done) => {
+  if (!threadTakes(path, done, false)) openCandidate(path, undefined, done);
+};
+
+/** `statCandidate` on the file thread when it can take it (lookups that need no body). */
+export const statOnThread: Probe = (path, done) => {
+  if (!threadTakes(path, done, true)) statCandidate(path, done);
+};
+
+function threadTakes(path: string, done: Done, statOnly: boolean): boolean {
   if (shared === undefined && !scheduled) {
     scheduled = true;
     setImmediate(startFileThread);
   }
-  if (shared == null || !shared.probe(path, done)) openCandidate(path, undefined, done);
-};
+  return shared != null && shared.probe(path, done, statOnly);
+}

@@ -1,9 +1,9 @@
 import { close, fstat, read, type Stats } from 'node:fs';
 import { type CacheEntry, LookupCache } from './cache.js';
 import { fsError, httpError, type StaticError } from './errors.js';
-import { probeOnThread } from './file-thread.js';
+import { probeOnThread, statOnThread } from './file-thread.js';
 import { describeFile, type FileFacts } from './headers.js';
-import { ignore, locate, openCandidate, statCandidate, type Probe } from './open.js';
+import { ignore, locate, openCandidate, type Probe } from './open.js';
 import type { Config } from './options.js';
 import { dotfileStatus } from './policy.js';
 import { resolvePath } from './resolve.js';
@@ -57,7 +57,7 @@ export function createLookup(config: Config): Lookup {
       return;
     }
     const trailingSlash = resolved.trailingSlash;
-    const probe = bodyless && statAllowed ? statCandidate : openProbe;
+    const probe = bodyless && statAllowed ? statOnThread : openProbe;
     locate(config, resolved.path, trailingSlash, probe, (located) => {
       switch (located.kind) {
         case 'directory':

@@ -4,7 +4,7 @@ import { createServer as createNetServer, type Server as NetServer } from 'node:
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileThread, startFileThread } from '../src/file-thread.js';
-import { ONE_READ_LIMIT, openCandidate, type Candidate } from '../src/open.js';
+import { ONE_READ_LIMIT, openCandidate, statCandidate, type Candidate } from '../src/open.js';
 import { get, openDescriptorCount, serve, settledDescriptorCount, tempDir, type TestServer } from './helpers.js';
 
 /*
@@ -43,9 +43,9 @@ afterAll(() => {
   base.remove();
 });
 
-function viaThread(path: string): Promise<Candidate> {
+function viaThread(path: string, statOnly = false): Promise<Candidate> {
   return new Promise((done, fail) => {
-    if (!thread.probe(path, done)) fail(new Error('the thread refused the probe'));
+    if (!thread.probe(path, done, statOnly)) fail(new Error('the thread refused the probe'));
   });
 }
 
@@ -122,6 +122,25 @@ describe('the file thread finds what the libuv path finds', () => {
     }
   });
 
+  it.each(cases)('%s, stat only (HEAD and conditional requests)', async (_label, name) => {
+    const path = join(root, name);
+    const threaded = await viaThread(path, true);
+    const reference = await new Promise<Candidate>((done) => statCandidate(path, done));
+    expect(threaded.kind).toBe(reference.kind);
+    if (threaded.kind === 'error' && reference.kind === 'error') {
+      for (const field of ['code', 'errno', 'syscall', 'message', 'path'] as const) {
+        expect(threaded.error[field]).toEqual(reference.error[field]);
+      }
+    }
+    if (threaded.kind === 'file' && reference.kind === 'file') {
+      expect(threaded.fd).toBe(-1);
+      expect(threaded.body).toBeUndefined();
+      expect(threaded.stat).toBeInstanceOf(Stats);
+      for (const field of STAT_FIELDS) expect([field, threaded.stat[field]]).toEqual([field, reference.stat[field]]);
+      expect(threaded.stat.mtime.getTime()).toBe(reference.stat.mtime.getTime());
+    }
+  });
+
   it('answers many probes in flight at once, each with its own file', async () => {
     const names = Array.from({ length: 300 }, (_, i) => `many-${String(i)}.txt`);
     for (const name of names) writeFileSync(join(root, name), `${name}\n`);
@@ -164,7 +183,15 @@ describe('the middleware reads small files on the thread', () => {
     expect(ranged.status).toBe(206);
     expect(ranged.headers.get('content-range')).toBe(`bytes 10-19/${String(ONE_READ_LIMIT)}`);
     expect(Buffer.from(await ranged.arrayBuffer()).equals(Buffer.alloc(10, 7))).toBe(true);
-    expect(thread.answered - before).toBe(5);
+    // A conditional GET and a HEAD are looked up with a stat, also on the thread.
+    const etag = ranged.headers.get('etag') ?? '';
+    const notModified = await get(`${server.url}/limit.bin`, { headers: { 'If-None-Match': etag } });
+    expect(notModified.status).toBe(304);
+    expect(await notModified.text()).toBe('');
+    const head = await get(`${server.url}/small.txt`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(FILES['small.txt']?.length));
+    expect(thread.answered - before).toBe(7);
     expect(await settledDescriptorCount(fds)).toBeLessThanOrEqual(fds);
   });
 
