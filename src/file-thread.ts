@@ -72,7 +72,10 @@ interface Layout {
  * are the literals above.
  */
 function threadMain(): void {
-  const { workerData } = process.getBuiltinModule('node:worker_threads');
+  const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+  // A pending `waitAsync` does not keep an event loop alive: this listener does, so the thread does not end
+  // when it falls idle. (The main side unrefs the thread: it never keeps the process alive.)
+  parentPort?.on('message', () => undefined);
   const fs = process.getBuiltinModule('node:fs');
   const layout = workerData as Layout;
   const { slots, slotBytes, fields, openFlags } = layout;
@@ -166,22 +169,36 @@ function threadMain(): void {
 
   // Word 0 counts submissions, word 2 says the thread sleeps (the other side only wakes a sleeping thread:
   // it adds to word 0 before reading word 2, and this side sets word 2 before its last look at word 0).
+  // While busy, the thread blocks in `Atomics.wait` between batches (the cheapest wake-up), but it returns to
+  // its event loop every so many batches, and sleeps there once idle: V8 runs its garbage-collection tasks
+  // on that loop, and a thread that never returns to it grows its heap without bound.
   let seen = 0;
-  for (;;) {
-    if (Atomics.load(control, 0) === seen) {
-      Atomics.store(control, 2, 1);
-      Atomics.wait(control, 0, seen);
-      Atomics.store(control, 2, 0);
+  const run = (): void => {
+    Atomics.store(control, 2, 0);
+    for (let batch = 0; batch < 64; batch++) {
+      if (Atomics.load(control, 0) === seen) {
+        Atomics.store(control, 2, 1);
+        if (Atomics.wait(control, 0, seen, 20) === 'timed-out') {
+          const wait = Atomics.waitAsync(control, 0, seen);
+          if (wait.async) {
+            void wait.value.then(run);
+            return;
+          }
+        }
+        Atomics.store(control, 2, 0);
+      }
+      seen = Atomics.load(control, 0);
+      for (let slot = 0; slot < slots; slot++) {
+        if (Atomics.load(control, 3 + slot) !== 1) continue;
+        serve(slot);
+        Atomics.store(control, 3 + slot, 2);
+        Atomics.add(control, 1, 1);
+        Atomics.notify(control, 1);
+      }
     }
-    seen = Atomics.load(control, 0);
-    for (let slot = 0; slot < slots; slot++) {
-      if (Atomics.load(control, 3 + slot) !== 1) continue;
-      serve(slot);
-      Atomics.store(control, 3 + slot, 2);
-      Atomics.add(control, 1, 1);
-      Atomics.notify(control, 1);
-    }
-  }
+    setImmediate(run);
+  };
+  run();
 }
 
 type Done = (candidate: Candidate) => void;

@@ -213,17 +213,31 @@ describe('the middleware reads small files on the thread', () => {
     }
   });
 
+  it('still answers after falling idle (it then sleeps in its event loop)', async () => {
+    await new Promise((done) => setTimeout(done, 200));
+    const before = thread.answered;
+    const res = await get(`${server.url}/small.txt`);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('small file\n');
+    expect(thread.answered).toBe(before + 1);
+  });
+
   // Last: it stops the process's thread for good.
   it('when the thread stops, probes in flight are answered through libuv, and so is everything after', async () => {
-    const answers = Array.from(
-      { length: 20 },
-      () =>
+    const fds = await openDescriptorCount();
+    // Small files (read on the thread) and larger ones (descriptor handed over), many in flight at once.
+    const names = Array.from({ length: 120 }, (_, i) => (i % 3 === 0 ? 'over-limit.bin' : 'small.txt'));
+    const answers = names.map(
+      (name) =>
         new Promise<Candidate>((done) => {
-          if (!thread.probe(join(root, 'small.txt'), done)) openCandidate(join(root, 'small.txt'), undefined, done);
+          if (!thread.probe(join(root, name), done)) openCandidate(join(root, name), undefined, done);
         }),
     );
     await thread.stop();
-    for (const answer of await Promise.all(answers)) expect(settle(answer).body?.toString()).toBe('small file\n');
+    const settled = (await Promise.all(answers)).map(settle);
+    settled.forEach((answer, i) => {
+      expect(answer.body?.equals(FILES[names[i] as string] as Buffer)).toBe(true);
+    });
     expect(thread.probe(join(root, 'small.txt'), () => undefined)).toBe(false);
 
     const before = thread.answered;
@@ -231,5 +245,7 @@ describe('the middleware reads small files on the thread', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('small file\n');
     expect(thread.answered).toBe(before);
+    // Every descriptor handed over was closed once (settle), none twice: the thread's own loop is gone too.
+    expect(await settledDescriptorCount(fds)).toBeLessThanOrEqual(fds);
   });
 });
