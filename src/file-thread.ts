@@ -78,6 +78,9 @@ function threadMain(): void {
   parentPort?.on('message', () => undefined);
   const fs = process.getBuiltinModule('node:fs');
   const layout = workerData as Layout;
+  // Errors here are described to the main thread by code, errno, syscall and message, never thrown on: a
+  // stack trace would only cost time on every miss.
+  Error.stackTraceLimit = 0;
   const { slots, slotBytes, fields, openFlags } = layout;
   const control = new Int32Array(layout.buffer, 0, 3 + slots);
   const meta = new Float64Array(layout.buffer, layout.metaOffset, slots * fields);
@@ -422,8 +425,8 @@ export function startFileThread(): FileThread | null {
 
 /**
  * The probe for lookups that read the file and check no symlinks: on the file thread when it can take it,
- * else `openCandidate` through libuv. The thread is started after the first request, not before it, so it
- * costs nothing at startup and the first response does not wait for it.
+ * else `openCandidate` through libuv. The thread is started shortly after the first request, so it costs
+ * nothing at startup and the first response does not wait for it.
  */
 export const probeOnThread: Probe = (path, done) => {
   if (!threadTakes(path, done, false)) openCandidate(path, undefined, done);
@@ -434,10 +437,16 @@ export const statOnThread: Probe = (path, done) => {
   if (!threadTakes(path, done, true)) statCandidate(path, done);
 };
 
+/**
+ * How long after the first request the thread starts. Creating it costs the main thread a few milliseconds and
+ * its start-up competes for the CPU for tens more: the first responses go through libuv instead.
+ */
+const START_DELAY_MS = 100;
+
 function threadTakes(path: string, done: Done, statOnly: boolean): boolean {
   if (shared === undefined && !scheduled) {
     scheduled = true;
-    setImmediate(startFileThread);
+    setTimeout(startFileThread, START_DELAY_MS).unref();
   }
   return shared != null && shared.probe(path, done, statOnly);
 }
