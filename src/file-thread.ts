@@ -1,6 +1,15 @@
-import { constants, Stats } from 'node:fs';
+import { Stats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { ONE_READ_LIMIT, openCandidate, statCandidate, type Candidate, type Probe } from './open.js';
+import {
+  DIRECTORY as DIRECTORY_CANDIDATE,
+  ONE_READ_LIMIT,
+  OPEN_FLAGS,
+  OTHER as OTHER_CANDIDATE,
+  openCandidate,
+  statCandidate,
+  type Candidate,
+  type Probe,
+} from './open.js';
 
 /**
  * One thread that opens a path, `fstat`s the descriptor and reads a small file whole, in one hop.
@@ -19,7 +28,7 @@ import { ONE_READ_LIMIT, openCandidate, statCandidate, type Candidate, type Prob
 const SLOTS = 128;
 /** Bytes per slot: the path going in; the body, or an error description, coming back. */
 const SLOT_BYTES = ONE_READ_LIMIT;
-/** Numbers per slot: see `Field`. */
+/** Float64 numbers per slot: see the per-slot fields below. */
 const FIELDS = 20;
 
 /** Control words (Int32): two counters the two sides wait on, whether the thread sleeps, one state per slot. */
@@ -36,7 +45,9 @@ const BODY = 1;
 const DESCRIPTOR = 2;
 const DIRECTORY = 3;
 const OTHER = 4;
-// 5: an error, described in the slot's bytes as JSON.
+/** An error, described in the slot's bytes as JSON. */
+const ERROR = 5;
+/** A file found by `stat` alone. */
 const STATTED = 6;
 
 /** Per-slot Float64 fields. The 14 `fs.Stats` numbers start at STAT, in the order Node's Stats lists them. */
@@ -52,8 +63,27 @@ const CONTROL_WORDS = STATE_BASE + SLOTS;
 const META_OFFSET = Math.ceil((CONTROL_WORDS * 4) / 8) * 8;
 const DATA_OFFSET = META_OFFSET + SLOTS * FIELDS * 8;
 
-const DIRECTORY_CANDIDATE: Candidate = Object.freeze({ kind: 'directory' });
-const OTHER_CANDIDATE: Candidate = Object.freeze({ kind: 'other' });
+/** The indices and codes above, for the thread, whose code cannot see this module's constants. */
+const CODES = Object.freeze({
+  submitted: SUBMITTED,
+  completed: COMPLETED,
+  sleeping: SLEEPING,
+  stateBase: STATE_BASE,
+  pending: PENDING,
+  done: DONE,
+  body: BODY,
+  descriptor: DESCRIPTOR,
+  directory: DIRECTORY,
+  other: OTHER,
+  error: ERROR,
+  statted: STATTED,
+  pathBytes: PATH_BYTES,
+  kind: KIND,
+  fd: FD,
+  outBytes: OUT_BYTES,
+  stat: STAT,
+  statOnly: STAT_ONLY,
+});
 
 /** Shared-memory layout, handed to the thread (its code cannot see this module's constants). */
 interface Layout {
@@ -64,12 +94,12 @@ interface Layout {
   readonly metaOffset: number;
   readonly dataOffset: number;
   readonly openFlags: number;
+  readonly codes: typeof CODES;
 }
 
 /**
  * The thread's code. It runs from its own source text (`eval`), so it must not use anything from this
- * module: constants come in `workerData`, modules from `process.getBuiltinModule`. Kinds and field numbers
- * are the literals above.
+ * module: constants come in `workerData` (the layout and CODES), modules from `process.getBuiltinModule`.
  */
 function threadMain(): void {
   const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
@@ -82,38 +112,42 @@ function threadMain(): void {
   // stack trace would only cost time on every miss.
   Error.stackTraceLimit = 0;
   const { slots, slotBytes, fields, openFlags } = layout;
-  const control = new Int32Array(layout.buffer, 0, 3 + slots);
+  const { submitted, completed, sleeping, stateBase, pending, done, kind, fd: fdField, outBytes, stat: statField } = layout.codes;
+  const control = new Int32Array(layout.buffer, 0, stateBase + slots);
   const meta = new Float64Array(layout.buffer, layout.metaOffset, slots * fields);
   const bytes = Buffer.from(layout.buffer);
+  const codes = layout.codes;
 
+  /** The 14 numbers of an `fs.Stats`, in the order `statsOf` reads them back. */
   const describe = (base: number, stat: import('node:fs').Stats): void => {
-    meta[base + 4] = stat.dev;
-    meta[base + 5] = stat.mode;
-    meta[base + 6] = stat.nlink;
-    meta[base + 7] = stat.uid;
-    meta[base + 8] = stat.gid;
-    meta[base + 9] = stat.rdev;
-    meta[base + 10] = stat.blksize;
-    meta[base + 11] = stat.ino;
-    meta[base + 12] = stat.size;
-    meta[base + 13] = stat.blocks;
-    meta[base + 14] = stat.atimeMs;
-    meta[base + 15] = stat.mtimeMs;
-    meta[base + 16] = stat.ctimeMs;
-    meta[base + 17] = stat.birthtimeMs;
+    const at = base + statField;
+    meta[at] = stat.dev;
+    meta[at + 1] = stat.mode;
+    meta[at + 2] = stat.nlink;
+    meta[at + 3] = stat.uid;
+    meta[at + 4] = stat.gid;
+    meta[at + 5] = stat.rdev;
+    meta[at + 6] = stat.blksize;
+    meta[at + 7] = stat.ino;
+    meta[at + 8] = stat.size;
+    meta[at + 9] = stat.blocks;
+    meta[at + 10] = stat.atimeMs;
+    meta[at + 11] = stat.mtimeMs;
+    meta[at + 12] = stat.ctimeMs;
+    meta[at + 13] = stat.birthtimeMs;
   };
 
   const fail = (base: number, offset: number, error: NodeJS.ErrnoException): void => {
     const text = JSON.stringify({ code: error.code, errno: error.errno, syscall: error.syscall, message: error.message });
-    meta[base + 3] = bytes.write(text, offset, slotBytes, 'utf8');
-    meta[base + 1] = 5; // ERROR
+    meta[base + outBytes] = bytes.write(text, offset, slotBytes, 'utf8');
+    meta[base + kind] = codes.error;
   };
 
   const statOnly = (base: number, offset: number, path: string): void => {
     try {
       const stat = fs.statSync(path);
       describe(base, stat);
-      meta[base + 1] = stat.isFile() ? 6 : stat.isDirectory() ? 3 : 4; // STATTED : DIRECTORY : OTHER
+      meta[base + kind] = stat.isFile() ? codes.statted : stat.isDirectory() ? codes.directory : codes.other;
     } catch (caught) {
       fail(base, offset, caught as NodeJS.ErrnoException);
     }
@@ -122,8 +156,8 @@ function threadMain(): void {
   const serve = (slot: number): void => {
     const base = slot * fields;
     const offset = layout.dataOffset + slot * slotBytes;
-    const path = bytes.toString('utf8', offset, offset + meta[base]!);
-    if (meta[base + 18] === 1) {
+    const path = bytes.toString('utf8', offset, offset + meta[base + codes.pathBytes]!);
+    if (meta[base + codes.statOnly] === 1) {
       statOnly(base, offset, path);
       return;
     }
@@ -133,7 +167,7 @@ function threadMain(): void {
       const stat = fs.fstatSync(fd);
       describe(base, stat);
       if (stat.isFile()) {
-        meta[base + 2] = fd;
+        meta[base + fdField] = fd;
         const size = stat.size;
         // A read that falls short (the file shrank) or fails is left to the caller, which handles both
         // already: the descriptor is handed over instead of the bytes.
@@ -147,15 +181,16 @@ function threadMain(): void {
         }
         if (bytesRead === size) {
           fs.closeSync(fd);
-          meta[base + 3] = size;
-          meta[base + 1] = 1; // BODY
+          meta[base + outBytes] = size;
+          meta[base + kind] = codes.body;
         } else {
-          meta[base + 1] = 2; // DESCRIPTOR: the caller owns fd now
+          meta[base + kind] = codes.descriptor; // the caller owns fd now
         }
         return;
       }
       fs.closeSync(fd);
-      meta[base + 1] = stat.isDirectory() ? 3 : 4; // DIRECTORY : OTHER (FIFOs, sockets, devices)
+      // FIFOs, sockets and devices are `other`.
+      meta[base + kind] = stat.isDirectory() ? codes.directory : codes.other;
     } catch (caught) {
       const error = caught as NodeJS.ErrnoException;
       if (fd !== -1) {
@@ -165,38 +200,39 @@ function threadMain(): void {
           // The descriptor is gone either way.
         }
       }
-      if (error.code === 'ENXIO') meta[base + 1] = 4; // OTHER: a Unix socket cannot be opened
+      // Opening a Unix socket fails with ENXIO: it exists, but it is not a file.
+      if (error.code === 'ENXIO') meta[base + kind] = codes.other;
       else fail(base, offset, error);
     }
   };
 
-  // Word 0 counts submissions, word 2 says the thread sleeps (the other side only wakes a sleeping thread:
-  // it adds to word 0 before reading word 2, and this side sets word 2 before its last look at word 0).
-  // While busy, the thread blocks in `Atomics.wait` between batches (the cheapest wake-up), but it returns to
-  // its event loop every so many batches, and sleeps there once idle: V8 runs its garbage-collection tasks
-  // on that loop, and a thread that never returns to it grows its heap without bound.
+  // `submitted` counts submissions; `sleeping` says the thread sleeps (the other side only wakes a sleeping
+  // thread: it adds to `submitted` before reading `sleeping`, and this side sets `sleeping` before its last
+  // look at `submitted`). While busy, the thread blocks in `Atomics.wait` between batches (the cheapest
+  // wake-up), but it returns to its event loop every so many batches, and sleeps there once idle: V8 runs its
+  // garbage-collection tasks on that loop, and a thread that never returns to it grows its heap without bound.
   let seen = 0;
   const run = (): void => {
-    Atomics.store(control, 2, 0);
+    Atomics.store(control, sleeping, 0);
     for (let batch = 0; batch < 64; batch++) {
-      if (Atomics.load(control, 0) === seen) {
-        Atomics.store(control, 2, 1);
-        if (Atomics.wait(control, 0, seen, 20) === 'timed-out') {
-          const wait = Atomics.waitAsync(control, 0, seen);
+      if (Atomics.load(control, submitted) === seen) {
+        Atomics.store(control, sleeping, 1);
+        if (Atomics.wait(control, submitted, seen, 20) === 'timed-out') {
+          const wait = Atomics.waitAsync(control, submitted, seen);
           if (wait.async) {
             void wait.value.then(run);
             return;
           }
         }
-        Atomics.store(control, 2, 0);
+        Atomics.store(control, sleeping, 0);
       }
-      seen = Atomics.load(control, 0);
+      seen = Atomics.load(control, submitted);
       for (let slot = 0; slot < slots; slot++) {
-        if (Atomics.load(control, 3 + slot) !== 1) continue;
+        if (Atomics.load(control, stateBase + slot) !== pending) continue;
         serve(slot);
-        Atomics.store(control, 3 + slot, 2);
-        Atomics.add(control, 1, 1);
-        Atomics.notify(control, 1);
+        Atomics.store(control, stateBase + slot, done);
+        Atomics.add(control, completed, 1);
+        Atomics.notify(control, completed);
       }
     }
     setImmediate(run);
@@ -238,7 +274,8 @@ export class FileThread {
       fields: FIELDS,
       metaOffset: META_OFFSET,
       dataOffset: DATA_OFFSET,
-      openFlags: constants.O_RDONLY | (constants.O_NONBLOCK ?? 0),
+      openFlags: OPEN_FLAGS,
+      codes: CODES,
     };
     this.worker = new Worker(`(${threadMain.toString()})()`, { eval: true, workerData: layout, stdout: false, stderr: false });
     // The thread must never keep a process alive that has nothing else to do.
@@ -345,7 +382,7 @@ export class FileThread {
       case OTHER:
         return OTHER_CANDIDATE;
       default: {
-        // An error (5): described in the slot's bytes.
+        // ERROR: described in the slot's bytes.
         const text = this.bytes.toString('utf8', offset, offset + (meta[base + OUT_BYTES] as number));
         const described = JSON.parse(text) as { code?: string; errno?: number; syscall?: string; message?: string };
         const error: NodeJS.ErrnoException = new Error(described.message ?? 'file thread error');

@@ -37,13 +37,11 @@ export function createLookup(config: Config): Lookup {
   const limits = config.cache;
   const cache = limits === undefined ? undefined : new LookupCache(limits);
   const guard = config.symlinkGuard;
-  // The file thread reads small files whole; the symlink guard and the cache keep to the descriptor path
-  // (the guard inspects the descriptor; the cache re-checks it after reading).
-  const openProbe: Probe =
-    guard === undefined && cache === undefined ? probeOnThread : (path, done) => openCandidate(path, guard, done);
-  // Stat-only lookups skip the descriptor, so they cannot be used where the descriptor is checked (symlink
-  // policy) or where a found file is read into the cache.
-  const statAllowed = guard === undefined && cache === undefined;
+  // Without a symlink guard or a cache, lookups go to the file thread, and those needing no body only `stat`.
+  // The guard inspects the descriptor and the cache re-checks it after reading, so both keep to the
+  // descriptor path through libuv.
+  const plain = guard === undefined && cache === undefined;
+  const openProbe: Probe = plain ? probeOnThread : (path, done) => openCandidate(path, guard, done);
 
   function fromDisk(pathname: string, bodyless: boolean, done: (outcome: Outcome) => void): void {
     const resolved = resolvePath(config.root, pathname);
@@ -57,7 +55,7 @@ export function createLookup(config: Config): Lookup {
       return;
     }
     const trailingSlash = resolved.trailingSlash;
-    const probe = bodyless && statAllowed ? statOnThread : openProbe;
+    const probe = bodyless && plain ? statOnThread : openProbe;
     locate(config, resolved.path, trailingSlash, probe, (located) => {
       switch (located.kind) {
         case 'directory':

@@ -17,7 +17,7 @@ export type Located =
  * O_NONBLOCK makes opening a FIFO return at once instead of parking a libuv thread until a writer shows up
  * (nginx opens with it for the same reason); it changes nothing for regular files.
  */
-const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+export const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
 /** A body up to this size is read with one `read(2)` and sent with one `res.end`. */
 export const ONE_READ_LIMIT = 64 * 1024;
@@ -32,8 +32,8 @@ export type Candidate =
   | { readonly kind: 'other' }
   | { readonly kind: 'error'; readonly error: NodeJS.ErrnoException };
 
-const DIRECTORY: Located & Candidate = Object.freeze({ kind: 'directory' });
-const OTHER: Candidate = Object.freeze({ kind: 'other' });
+export const DIRECTORY: Located & Candidate = Object.freeze({ kind: 'directory' });
+export const OTHER: Candidate = Object.freeze({ kind: 'other' });
 
 /**
  * Opens `path` and inspects the open descriptor, so the file we describe is the file we stream (no
