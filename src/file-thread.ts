@@ -1,5 +1,7 @@
+import { AsyncResource } from 'node:async_hooks';
 import { Stats } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { setTimeout as realSetTimeout } from 'node:timers';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import {
   DIRECTORY as DIRECTORY_CANDIDATE,
   ONE_READ_LIMIT,
@@ -22,6 +24,16 @@ import {
  *
  * Whenever the thread cannot take a probe (not started yet, all slots busy, a path too long for a slot, the
  * thread gone), the caller takes the callback path through libuv instead, with the same outcome.
+ *
+ * What it must keep of the path it replaces:
+ * - descriptors: the thread never hands one over. It opens, reads and closes a small file itself; a larger
+ *   one is closed there and opened again through libuv by the caller, which streams from its own descriptor.
+ *   (A descriptor opened on one thread and closed on another makes Node warn and, when the opening thread
+ *   ends, close a number that may belong to someone else by then; on Deno it is not usable at all.)
+ * - async context: each probe's callback runs in the async context of the request that made it, although
+ *   the answers of a batch arrive through one shared wait;
+ * - timers: no wake-up goes through a global that test tools replace (fake timers patch `setImmediate`);
+ * - runtimes: it runs on Node only; Bun and Deno take the libuv path (their fs and workers differ).
  */
 
 /** Probes in flight at once; more than this go through libuv's pool. Pages of a slot are touched only when used. */
@@ -29,7 +41,7 @@ const SLOTS = 128;
 /** Bytes per slot: the path going in; the body, or an error description, coming back. */
 const SLOT_BYTES = ONE_READ_LIMIT;
 /** Float64 numbers per slot: see the per-slot fields below. */
-const FIELDS = 20;
+const FIELDS = 24;
 
 /** Control words (Int32): two counters the two sides wait on, whether the thread sleeps, one state per slot. */
 const SUBMITTED = 0;
@@ -42,22 +54,35 @@ const DONE = 2;
 
 /** What the thread found: the `kind` field of a slot. */
 const BODY = 1;
-const DESCRIPTOR = 2;
+/** A regular file not read whole (too large, or it changed while read), closed again: the caller opens it. */
+const LARGE = 2;
 const DIRECTORY = 3;
 const OTHER = 4;
-/** An error, described in the slot's bytes as JSON. */
+/**
+ * An error: `code`, `syscall` and `message` in the slot's bytes, NUL-separated; `errno` in ERRNO. A message
+ * that ended with the quoted path (Node's `ENOENT: ..., open '/x'`) comes without it (MESSAGE_HAS_PATH),
+ * so a description never outgrows its slot however long the path.
+ */
 const ERROR = 5;
 /** A file found by `stat` alone. */
 const STATTED = 6;
 
-/** Per-slot Float64 fields. The 14 `fs.Stats` numbers start at STAT, in the order Node's Stats lists them. */
+/**
+ * Per-slot Float64 fields. The 14 `fs.Stats` numbers start at STAT, in the order Node's Stats lists them;
+ * the times of its four Dates, as the runtime built them, at DATES.
+ */
 const PATH_BYTES = 0;
 const KIND = 1;
-const FD = 2;
+const ERRNO = 2;
 const OUT_BYTES = 3;
 const STAT = 4;
 /** 1: only `stat` the path (HEAD, conditional GETs), as `statCandidate` does; 0: open and read. */
 const STAT_ONLY = 18;
+const DATES = 19;
+const MESSAGE_HAS_PATH = 23;
+
+/** An error message longer than this is cut (descriptions of ordinary errors are far shorter). */
+const MESSAGE_LIMIT = 1024;
 
 const CONTROL_WORDS = STATE_BASE + SLOTS;
 const META_OFFSET = Math.ceil((CONTROL_WORDS * 4) / 8) * 8;
@@ -72,17 +97,20 @@ const CODES = Object.freeze({
   pending: PENDING,
   done: DONE,
   body: BODY,
-  descriptor: DESCRIPTOR,
+  large: LARGE,
   directory: DIRECTORY,
   other: OTHER,
   error: ERROR,
   statted: STATTED,
   pathBytes: PATH_BYTES,
   kind: KIND,
-  fd: FD,
+  errno: ERRNO,
   outBytes: OUT_BYTES,
   stat: STAT,
   statOnly: STAT_ONLY,
+  dates: DATES,
+  messageHasPath: MESSAGE_HAS_PATH,
+  messageLimit: MESSAGE_LIMIT,
 });
 
 /** Shared-memory layout, handed to the thread (its code cannot see this module's constants). */
@@ -112,15 +140,15 @@ function threadMain(): void {
   // stack trace would only cost time on every miss.
   Error.stackTraceLimit = 0;
   const { slots, slotBytes, fields, openFlags } = layout;
-  const { submitted, completed, sleeping, stateBase, pending, done, kind, fd: fdField, outBytes, stat: statField } = layout.codes;
+  const codes = layout.codes;
+  const { submitted, completed, sleeping, stateBase, pending, done, kind, outBytes } = codes;
   const control = new Int32Array(layout.buffer, 0, stateBase + slots);
   const meta = new Float64Array(layout.buffer, layout.metaOffset, slots * fields);
   const bytes = Buffer.from(layout.buffer);
-  const codes = layout.codes;
 
-  /** The 14 numbers of an `fs.Stats`, in the order `statsOf` reads them back. */
+  /** The 14 numbers of an `fs.Stats` and the times of its Dates, in the order `statsOf` reads them back. */
   const describe = (base: number, stat: import('node:fs').Stats): void => {
-    const at = base + statField;
+    const at = base + codes.stat;
     meta[at] = stat.dev;
     meta[at + 1] = stat.mode;
     meta[at + 2] = stat.nlink;
@@ -135,10 +163,22 @@ function threadMain(): void {
     meta[at + 11] = stat.mtimeMs;
     meta[at + 12] = stat.ctimeMs;
     meta[at + 13] = stat.birthtimeMs;
+    const dates = base + codes.dates;
+    meta[dates] = stat.atime.getTime();
+    meta[dates + 1] = stat.mtime.getTime();
+    meta[dates + 2] = stat.ctime.getTime();
+    meta[dates + 3] = stat.birthtime.getTime();
   };
 
-  const fail = (base: number, offset: number, error: NodeJS.ErrnoException): void => {
-    const text = JSON.stringify({ code: error.code, errno: error.errno, syscall: error.syscall, message: error.message });
+  const fail = (base: number, offset: number, path: string, error: NodeJS.ErrnoException): void => {
+    let message = String(error.message);
+    const quotedPath = ` '${path}'`;
+    const hasPath = message.endsWith(quotedPath);
+    if (hasPath) message = message.slice(0, message.length - quotedPath.length);
+    if (message.length > codes.messageLimit) message = message.slice(0, codes.messageLimit);
+    const text = `${error.code ?? ''}\0${error.syscall ?? ''}\0${message}`;
+    meta[base + codes.errno] = typeof error.errno === 'number' ? error.errno : 0;
+    meta[base + codes.messageHasPath] = hasPath ? 1 : 0;
     meta[base + outBytes] = bytes.write(text, offset, slotBytes, 'utf8');
     meta[base + kind] = codes.error;
   };
@@ -149,7 +189,7 @@ function threadMain(): void {
       describe(base, stat);
       meta[base + kind] = stat.isFile() ? codes.statted : stat.isDirectory() ? codes.directory : codes.other;
     } catch (caught) {
-      fail(base, offset, caught as NodeJS.ErrnoException);
+      fail(base, offset, path, caught as NodeJS.ErrnoException);
     }
   };
 
@@ -167,10 +207,9 @@ function threadMain(): void {
       const stat = fs.fstatSync(fd);
       describe(base, stat);
       if (stat.isFile()) {
-        meta[base + fdField] = fd;
         const size = stat.size;
-        // A read that falls short (the file shrank) or fails is left to the caller, which handles both
-        // already: the descriptor is handed over instead of the bytes.
+        // A file too large for a slot, or a read that falls short (the file shrank) or fails, is left to
+        // the caller, which opens the file itself and handles all three already.
         let bytesRead = -1;
         if (size <= slotBytes) {
           try {
@@ -179,12 +218,12 @@ function threadMain(): void {
             bytesRead = -1;
           }
         }
+        fs.closeSync(fd);
         if (bytesRead === size) {
-          fs.closeSync(fd);
           meta[base + outBytes] = size;
           meta[base + kind] = codes.body;
         } else {
-          meta[base + kind] = codes.descriptor; // the caller owns fd now
+          meta[base + kind] = codes.large;
         }
         return;
       }
@@ -202,7 +241,7 @@ function threadMain(): void {
       }
       // Opening a Unix socket fails with ENXIO: it exists, but it is not a file.
       if (error.code === 'ENXIO') meta[base + kind] = codes.other;
-      else fail(base, offset, error);
+      else fail(base, offset, path, error);
     }
   };
 
@@ -250,6 +289,11 @@ export class FileThread {
   private readonly meta: Float64Array;
   private readonly bytes: Buffer;
   private readonly worker: Worker;
+  /**
+   * Wakes the thread at the end of this turn of the event loop. A message port, not `setImmediate`: fake
+   * timers (vitest, Jest, sinon) replace `setImmediate`, and a wake-up they swallow would hang every request.
+   */
+  private readonly waker: MessageChannel;
   private readonly free: number[] = [];
   private readonly waiting: (Done | undefined)[] = new Array<Done | undefined>(SLOTS).fill(undefined);
   private readonly paths: string[] = new Array<string>(SLOTS).fill('');
@@ -280,6 +324,9 @@ export class FileThread {
     this.worker = new Worker(`(${threadMain.toString()})()`, { eval: true, workerData: layout, stdout: false, stderr: false });
     // The thread must never keep a process alive that has nothing else to do.
     this.worker.unref();
+    this.waker = new MessageChannel();
+    this.waker.port1.on('message', this.wake);
+    this.waker.port1.unref();
     this.ready = new Promise((resolve) => {
       this.worker.once('online', () => {
         if (this.state === 'starting') this.state = 'running';
@@ -294,7 +341,8 @@ export class FileThread {
 
   /**
    * Probes `path` on the thread: `done` gets a `Candidate` like `openCandidate`'s, except that a regular file
-   * of at most ONE_READ_LIMIT bytes comes with its `body` (descriptor already closed, `fd` -1). Returns false,
+   * of at most ONE_READ_LIMIT bytes comes with its `body` and no descriptor (`fd` -1), and a larger one is
+   * opened through libuv by `openCandidate` itself. `done` runs in the caller's async context. Returns false,
    * without calling `done`, when the thread cannot take it now.
    */
   probe(path: string, done: Done, statOnly = false): boolean {
@@ -305,7 +353,9 @@ export class FileThread {
     const base = slot * FIELDS;
     this.meta[base + PATH_BYTES] = this.bytes.write(path, DATA_OFFSET + slot * SLOT_BYTES, SLOT_BYTES, 'utf8');
     this.meta[base + STAT_ONLY] = statOnly ? 1 : 0;
-    this.waiting[slot] = done;
+    // The answer comes back through a wait shared by the whole batch: bind it to this request's context, as
+    // a libuv callback would be (AsyncLocalStorage: request ids, tracing spans).
+    this.waiting[slot] = AsyncResource.bind(done);
     this.paths[slot] = path;
     this.inFlight++;
     Atomics.store(this.control, STATE_BASE + slot, PENDING);
@@ -314,7 +364,7 @@ export class FileThread {
     // wake-up is a switch to the thread and back.
     if (!this.wakeScheduled) {
       this.wakeScheduled = true;
-      setImmediate(this.wake);
+      this.waker.port2.postMessage(null);
     }
     this.arm();
     return true;
@@ -338,21 +388,36 @@ export class FileThread {
     else queueMicrotask(this.collect);
   }
 
-  /** Takes every finished slot, frees it, then calls back (a callback may probe again). */
+  /**
+   * Takes every finished slot, frees it, then calls back (a callback may probe again). A callback that throws
+   * does not keep the others from running; the first error is rethrown after them, so it surfaces as it
+   * would from a libuv callback.
+   */
   private readonly collect = (): void => {
     this.armed = false;
     if (this.state === 'gone') return;
     this.completedSeen = Atomics.load(this.control, COMPLETED);
-    const answers: [Done, Candidate][] = [];
+    const answers: [Done, Candidate | undefined, string][] = [];
     for (let slot = 0; slot < SLOTS && answers.length < this.inFlight; slot++) {
       if (Atomics.load(this.control, STATE_BASE + slot) !== DONE) continue;
-      answers.push([this.waiting[slot] as Done, this.candidateOf(slot)]);
+      answers.push([this.waiting[slot] as Done, this.candidateOf(slot), this.paths[slot] as string]);
       this.release(slot);
     }
     this.inFlight -= answers.length;
     this.answered += answers.length;
     this.arm();
-    for (const [done, candidate] of answers) done(candidate);
+    let thrown: { error: unknown } | undefined;
+    for (const [done, candidate, path] of answers) {
+      try {
+        // No answer to hand on (a large file, or one that changed while read): libuv opens it, as without
+        // the thread.
+        if (candidate === undefined) openCandidate(path, undefined, done);
+        else done(candidate);
+      } catch (error) {
+        thrown ??= { error };
+      }
+    }
+    if (thrown !== undefined) throw thrown.error;
   };
 
   private release(slot: number): void {
@@ -362,7 +427,8 @@ export class FileThread {
     this.free.push(slot);
   }
 
-  private candidateOf(slot: number): Candidate {
+  /** What the slot's answer means, or undefined when the caller must open the file itself. */
+  private candidateOf(slot: number): Candidate | undefined {
     const meta = this.meta;
     const base = slot * FIELDS;
     const offset = DATA_OFFSET + slot * SLOT_BYTES;
@@ -371,28 +437,36 @@ export class FileThread {
         const size = meta[base + OUT_BYTES] as number;
         const body = Buffer.allocUnsafe(size);
         this.bytes.copy(body, 0, offset, offset + size);
-        return { kind: 'file', fd: -1, stat: statsOf(meta, base + STAT), body };
+        return { kind: 'file', fd: -1, stat: statsOf(meta, base), body };
       }
-      case DESCRIPTOR:
-        return { kind: 'file', fd: meta[base + FD] as number, stat: statsOf(meta, base + STAT) };
       case STATTED:
-        return { kind: 'file', fd: -1, stat: statsOf(meta, base + STAT) };
+        return { kind: 'file', fd: -1, stat: statsOf(meta, base) };
       case DIRECTORY:
         return DIRECTORY_CANDIDATE;
       case OTHER:
         return OTHER_CANDIDATE;
-      default: {
-        // ERROR: described in the slot's bytes.
-        const text = this.bytes.toString('utf8', offset, offset + (meta[base + OUT_BYTES] as number));
-        const described = JSON.parse(text) as { code?: string; errno?: number; syscall?: string; message?: string };
-        const error: NodeJS.ErrnoException = new Error(described.message ?? 'file thread error');
-        if (described.code !== undefined) error.code = described.code;
-        if (described.errno !== undefined) error.errno = described.errno;
-        if (described.syscall !== undefined) error.syscall = described.syscall;
-        error.path = this.paths[slot] as string;
-        return { kind: 'error', error };
-      }
+      case ERROR:
+        return { kind: 'error', error: this.errorOf(slot) };
+      default:
+        return undefined;
     }
+  }
+
+  /** The error the thread described, with the fields a libuv error has (path included). */
+  private errorOf(slot: number): NodeJS.ErrnoException {
+    const base = slot * FIELDS;
+    const offset = DATA_OFFSET + slot * SLOT_BYTES;
+    const path = this.paths[slot] as string;
+    const [code = '', syscall = '', message = ''] = this.bytes
+      .toString('utf8', offset, offset + (this.meta[base + OUT_BYTES] as number))
+      .split('\0');
+    const error: NodeJS.ErrnoException = new Error(this.meta[base + MESSAGE_HAS_PATH] === 1 ? `${message} '${path}'` : message);
+    if (code !== '') error.code = code;
+    const errno = this.meta[base + ERRNO] as number;
+    if (errno !== 0) error.errno = errno;
+    if (syscall !== '') error.syscall = syscall;
+    error.path = path;
+    return error;
   }
 
   /**
@@ -403,6 +477,7 @@ export class FileThread {
     if (this.state === 'gone') return;
     this.collect();
     this.state = 'gone';
+    this.waker.port1.close();
     for (let slot = 0; slot < SLOTS; slot++) {
       const done = this.waiting[slot];
       if (done === undefined) continue;
@@ -416,8 +491,14 @@ export class FileThread {
   };
 }
 
-/** An `fs.Stats` from the 14 numbers the thread wrote, with the Date fields Node 20 sets eagerly. */
-function statsOf(meta: Float64Array, at: number): Stats {
+/**
+ * An `fs.Stats` from the numbers the thread wrote, with the Date fields Node 20 sets eagerly. The Dates are
+ * rebuilt from the times of the thread's own Dates, so they (and the ETag and Last-Modified made from them)
+ * are exactly what the runtime's fs gives on the main thread.
+ */
+function statsOf(meta: Float64Array, base: number): Stats {
+  const at = base + STAT;
+  const dates = base + DATES;
   const stats = Object.create(Stats.prototype) as { -readonly [K in keyof Stats]: Stats[K] };
   stats.dev = meta[at] as number;
   stats.mode = meta[at + 1] as number;
@@ -433,11 +514,10 @@ function statsOf(meta: Float64Array, at: number): Stats {
   stats.mtimeMs = meta[at + 11] as number;
   stats.ctimeMs = meta[at + 12] as number;
   stats.birthtimeMs = meta[at + 13] as number;
-  // Node rounds the milliseconds (a Date would truncate them), and ETags are built from these Dates.
-  stats.atime = new Date(Math.round(stats.atimeMs));
-  stats.mtime = new Date(Math.round(stats.mtimeMs));
-  stats.ctime = new Date(Math.round(stats.ctimeMs));
-  stats.birthtime = new Date(Math.round(stats.birthtimeMs));
+  stats.atime = new Date(meta[dates] as number);
+  stats.mtime = new Date(meta[dates + 1] as number);
+  stats.ctime = new Date(meta[dates + 2] as number);
+  stats.birthtime = new Date(meta[dates + 3] as number);
   return stats as Stats;
 }
 
@@ -445,14 +525,28 @@ let shared: FileThread | null | undefined;
 let scheduled = false;
 
 /**
- * Starts the process's file thread (once; shared by every middleware) and returns it, or null where threads
- * cannot be started (a permission model without `--allow-worker`, a runtime without `Atomics.waitAsync`).
+ * The thread is used on Node only. Bun and Deno run the same code through their `node:` modules, but their
+ * workers and fs differ where it matters (a descriptor opened in one Deno isolate is unusable in another),
+ * so there every probe takes the libuv path, as serve-static's do.
+ */
+function threadSupported(): boolean {
+  const versions = process.versions as Record<string, string | undefined>;
+  return (
+    versions['bun'] === undefined &&
+    versions['deno'] === undefined &&
+    typeof Atomics.waitAsync === 'function' &&
+    typeof process.getBuiltinModule === 'function'
+  );
+}
+
+/**
+ * Starts the process's file thread (once; shared by every middleware) and returns it, or null where it is not
+ * used (Bun, Deno, a permission model without `--allow-worker`, a runtime without `Atomics.waitAsync`).
  */
 export function startFileThread(): FileThread | null {
   if (shared === undefined) {
     try {
-      shared =
-        typeof Atomics.waitAsync === 'function' && typeof process.getBuiltinModule === 'function' ? new FileThread() : null;
+      shared = threadSupported() ? new FileThread() : null;
     } catch {
       shared = null;
     }
@@ -483,7 +577,8 @@ const START_DELAY_MS = 100;
 function threadTakes(path: string, done: Done, statOnly: boolean): boolean {
   if (shared === undefined && !scheduled) {
     scheduled = true;
-    setTimeout(startFileThread, START_DELAY_MS).unref();
+    // `node:timers`' own function, taken at load: fake timers installed later do not swallow the start.
+    realSetTimeout(startFileThread, START_DELAY_MS).unref();
   }
   return shared != null && shared.probe(path, done, statOnly);
 }

@@ -29,17 +29,15 @@ export type StaticMiddleware<Res extends ServerResponse = ServerResponse> = (
 ) => void;
 
 /**
- * Bytes of the first `read(2)` of a larger body; at most two chunks are held per response (one draining, one
- * read ahead). Tuned with bench/ on the 10 MB file: 64 KiB gave 1.1x serve-static's MiB/s, 256 KiB 1.8x, 1 MiB
- * 2.1x at four times the memory per download.
+ * Bytes of the first `read(2)` of a larger body. A response holds one chunk at a time, so this and
+ * STREAM_CHUNK_MAX bound the memory a client that stops reading can pin.
  */
-const STREAM_CHUNK_SIZE = 256 * 1024;
+const STREAM_CHUNK_SIZE = 64 * 1024;
 /**
- * From the second read on, a download reads this much at a time: fewer round trips per MB once a client keeps
- * reading. Measured on the 10 MB file (5 rounds each): growing to 512 KiB gave 1.74x serve-static's MiB/s at
- * +13 MB RSS over serve-static's with 8 downloads; to 1 MiB, 2.0x at +25 MB; staying at 256 KiB, 1.3-1.6x.
+ * Reads double, up to this, each time the socket takes a chunk without pushing back: fewer round trips per MB
+ * while a client keeps up.
  */
-const STREAM_CHUNK_MAX = 512 * 1024;
+const STREAM_CHUNK_MAX = 256 * 1024;
 
 /** The part of the file to send once headers and preconditions have been dealt with. */
 interface Slice {
@@ -182,7 +180,7 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
       }
       case 'descriptor': {
         const fd = outcome.fd;
-        if (res.destroyed) {
+        if (responseGone(req, res)) {
           close(fd, ignore);
           return;
         }
@@ -193,7 +191,7 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
           return;
         }
         if (slice.length <= ONE_READ_LIMIT) sendInOneRead(res, fd, slice.start, slice.length);
-        else streamBody(res, fd, slice.start, slice.length);
+        else streamBody(req, res, fd, slice.start, slice.length);
         return;
       }
       case 'directory':
@@ -215,12 +213,13 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
 
 /**
  * The validators the response carries or will carry: a header already set (by `setHeaders` or earlier
- * middleware) wins over the file's own, as in `applyFileHeaders`.
+ * middleware) wins over the file's own, by the same rule as `applyFileHeaders` (an empty value counts as
+ * unset), so a prediction made before the headers are applied is the decision made after.
  */
 function responseValidators(res: ServerResponse, facts: FileFacts): Validators {
   return {
-    etag: headerString(res.getHeader('ETag')) ?? facts.etag,
-    lastModified: headerString(res.getHeader('Last-Modified')) ?? facts.lastModified,
+    etag: headerString(res.getHeader('ETag')) || facts.etag,
+    lastModified: headerString(res.getHeader('Last-Modified')) || facts.lastModified,
   };
 }
 
@@ -312,17 +311,19 @@ function htmlDocument(title: string, body: string): string {
 }
 
 /**
- * Streams `length` bytes from `position` of the open descriptor with backpressure, keeping one read ahead of
- * the socket: while a chunk drains, the next is already being read. The descriptor is closed exactly once (body
- * done, client gone, or error) and never while a read is in flight, since a closed number may be reused by
- * another open. If the file shrank, the body could no longer match `Content-Length`, so the connection is cut.
+ * Streams `length` bytes from `position` of the open descriptor, holding at most one chunk: the next read
+ * starts only once the socket took the last chunk (`write()` did not return false), so a client that stops
+ * reading holds one chunk and no more. Only `write() === false` is backpressure, as in `stream.pipe`: Lambda
+ * adapters' fake sockets return `undefined`. Reads start small and grow only while the client keeps up. The
+ * descriptor is closed exactly once (body done, client gone, or error) and never while a read is in flight,
+ * since a closed number may be reused by another open. If the file shrank, the body could no longer match
+ * `Content-Length`, so the connection is cut.
  */
-function streamBody(res: ServerResponse, fd: number, position: number, length: number): void {
+function streamBody(req: IncomingMessage, res: ServerResponse, fd: number, position: number, length: number): void {
   let remaining = length;
   let chunkSize = STREAM_CHUNK_SIZE;
   let reading = false;
-  let draining = false;
-  let pending: Buffer | undefined;
+  let waitingForDrain = false;
   let finished = false;
   let fdOpen = true;
 
@@ -332,20 +333,15 @@ function streamBody(res: ServerResponse, fd: number, position: number, length: n
       close(fd, ignore);
     }
   };
-  const deliver = (chunk: Buffer): void => {
-    if (remaining === 0) {
-      finished = true;
-      release();
-      res.end(chunk);
-      return;
-    }
-    if (!res.write(chunk)) draining = true;
-    readAhead();
+  const stop = (): void => {
+    finished = true;
+    res.removeListener('drain', onDrain);
+    res.removeListener('close', onGone);
+    req.removeListener('close', onRequestClose);
+    if (!reading) release();
   };
-  const readAhead = (): void => {
-    if (finished || reading || pending !== undefined || remaining === 0) return;
+  const readNext = (): void => {
     const size = remaining < chunkSize ? remaining : chunkSize;
-    chunkSize = STREAM_CHUNK_MAX;
     const buffer = Buffer.allocUnsafe(size);
     reading = true;
     read(fd, buffer, 0, size, position, (error, bytesRead) => {
@@ -355,34 +351,56 @@ function streamBody(res: ServerResponse, fd: number, position: number, length: n
         return;
       }
       if (error !== null || bytesRead === 0) {
-        finished = true;
-        release();
+        stop();
         res.destroy(error ?? undefined);
         return;
       }
       position += bytesRead;
       remaining -= bytesRead;
       const chunk = bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
-      if (draining) pending = chunk;
-      else deliver(chunk);
+      if (remaining === 0) {
+        stop();
+        res.end(chunk);
+        return;
+      }
+      if (res.write(chunk) === false) {
+        waitingForDrain = true;
+        return;
+      }
+      if (chunkSize < STREAM_CHUNK_MAX) chunkSize *= 2;
+      readNext();
     });
   };
   const onDrain = (): void => {
-    draining = false;
-    const chunk = pending;
-    pending = undefined;
-    if (chunk !== undefined) deliver(chunk);
-    else readAhead();
+    if (!waitingForDrain || finished) return;
+    waitingForDrain = false;
+    readNext();
   };
-  const onClose = (): void => {
-    finished = true;
-    pending = undefined;
-    res.removeListener('drain', onDrain);
-    if (!reading) release();
+  const onGone = (): void => {
+    if (!finished) stop();
+  };
+  // A pipelined response still queued behind another never gets a socket, nor a 'close' of its own, when the
+  // connection dies: its request's 'close' (with the socket destroyed) is the only word of it.
+  const onRequestClose = (): void => {
+    if (responseGone(req, res)) onGone();
   };
   res.on('drain', onDrain);
-  res.once('close', onClose);
-  readAhead();
+  res.once('close', onGone);
+  req.once('close', onRequestClose);
+  readNext();
+}
+
+/**
+ * Whether the response can no longer reach its client, however long ago that happened: a Node
+ * `ServerResponse` says `destroyed`; an `Http2ServerResponse` has no such field, but its stream has; a
+ * pipelined response whose connection died before its turn only shows it on the socket.
+ */
+function responseGone(req: IncomingMessage, res: ServerResponse): boolean {
+  if (res.destroyed === true) return true;
+  const stream = (res as { stream?: { destroyed?: unknown } }).stream;
+  if (stream !== undefined && stream !== null && stream.destroyed === true) return true;
+  const socket = req.socket as { destroyed?: unknown } | null | undefined;
+  return socket !== undefined && socket !== null && socket.destroyed === true;
 }
 
 function asHttpError(error: unknown): StaticError {

@@ -203,12 +203,13 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
   }
   const opts: ServeStaticOptions<never> = options ?? {};
 
-  const setHeaders = opts.setHeaders;
-  if (setHeaders !== undefined && setHeaders !== null && typeof setHeaders !== 'function') {
+  // As in serve-static, any falsy value means no hook (`setHeaders: isProd && addHeaders`).
+  const setHeaders: unknown = opts.setHeaders;
+  if (setHeaders && typeof setHeaders !== 'function') {
     throw new TypeError('option setHeaders must be function');
   }
 
-  const dotfiles = opts.dotfiles ?? 'ignore';
+  const dotfiles = opts.dotfiles === undefined ? 'ignore' : opts.dotfiles;
   if (dotfiles !== 'allow' && dotfiles !== 'deny' && dotfiles !== 'ignore') {
     throw new TypeError('dotfiles option must be "allow", "deny", or "ignore"');
   }
@@ -220,26 +221,34 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
   const resolvedRoot = resolve(root);
 
   const maxAgeSeconds = Math.floor(parseMaxAge(opts.maxAge || opts.maxage || 0) / 1000);
-  const immutable = Boolean(opts.immutable ?? false);
+  const immutable = flag(opts.immutable, false);
 
   return Object.freeze({
     root: resolvedRoot,
-    acceptRanges: Boolean(opts.acceptRanges ?? true),
-    cacheControl: Boolean(opts.cacheControl ?? true)
+    acceptRanges: flag(opts.acceptRanges, true),
+    cacheControl: flag(opts.cacheControl, true)
       ? `public, max-age=${maxAgeSeconds}${immutable ? ', immutable' : ''}`
       : undefined,
     dotfiles,
-    etag: Boolean(opts.etag ?? true),
+    etag: flag(opts.etag, true),
     extensions: Object.freeze(toList(opts.extensions, 'extensions option').map((ext) => `.${ext}`)),
     fallthrough: opts.fallthrough !== false,
     index: Object.freeze(opts.index === undefined ? ['index.html'] : toList(opts.index, 'index option')),
-    lastModified: Boolean(opts.lastModified ?? true),
+    lastModified: flag(opts.lastModified, true),
     redirect: opts.redirect !== false,
-    setHeaders: setHeaders ?? undefined,
+    setHeaders: typeof setHeaders === 'function' ? (setHeaders as SetHeaders<never>) : undefined,
     cache: cacheLimits(opts.cache),
     canonicalPaths: opts.canonicalPaths === true,
     symlinkGuard: createSymlinkGuard(resolvedRoot, symlinks),
   });
+}
+
+/**
+ * A boolean option read as send reads it: absent takes the default, anything else is its truthiness, so
+ * `null` and `0` mean false (`etag: null` turns ETags off in serve-static too).
+ */
+function flag(value: unknown, fallback: boolean): boolean {
+  return value === undefined ? fallback : Boolean(value);
 }
 
 function cacheLimits(value: unknown): CacheLimits | undefined {

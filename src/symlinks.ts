@@ -1,4 +1,4 @@
-import { existsSync, readlink, realpath, realpathSync } from 'node:fs';
+import { existsSync, fstat, readlink, realpath, realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 
 /** How symbolic links under root are treated. */
@@ -12,6 +12,8 @@ export type SymlinkGuard = (path: string, fd: number, done: (allowed: boolean) =
  * with no window for a swapped link. Elsewhere the path is resolved again after the open (a small race).
  */
 const PROC_FD = existsSync('/proc/self/fd') ? '/proc/self/fd/' : undefined;
+/** What Linux appends to the /proc/self/fd name of a file that has been unlinked since it was opened. */
+const DELETED = ' (deleted)';
 
 /**
  * Builds the check for `within-root` (the real path of what was opened must be inside the real path of
@@ -36,7 +38,18 @@ export function createSymlinkGuard(root: string, policy: SymlinkPolicy): Symlink
   return (path, fd, done) => {
     const withRoot = (rootPath: string): void => {
       const answer = (error: NodeJS.ErrnoException | null, actual: string): void => {
-        done(error === null && check(path, actual, rootPath));
+        if (error !== null) {
+          done(false);
+        } else if (PROC_FD !== undefined && actual.endsWith(DELETED)) {
+          // The file was unlinked after the open: replaced by write-then-rename, as deploys and editors do.
+          // Linux then names it by its last path with " (deleted)" added. Judge that path, but only if the
+          // file really has no links left: a live file could be named "x (deleted)".
+          fstat(fd, (statError, stat) => {
+            done(statError === null && stat.nlink === 0 && check(path, actual.slice(0, -DELETED.length), rootPath));
+          });
+        } else {
+          done(check(path, actual, rootPath));
+        }
       };
       if (PROC_FD !== undefined) readlink(PROC_FD + fd, answer);
       else realpath(path, answer);

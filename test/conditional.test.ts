@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import etag from 'etag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluatePreconditions, someTokenMatches } from '../src/conditional.js';
-import { get, serve, tempDir, type TestServer } from './helpers.js';
+import { serveStatic } from '../src/index.js';
+import { get, listen, serve, tempDir, type TestServer } from './helpers.js';
 
 const TAG = 'W/"c-18f"';
 const MODIFIED = 'Tue, 01 Oct 2024 10:00:00 GMT';
@@ -111,6 +112,42 @@ describe('conditional GET over HTTP', () => {
     const res = await get(`${server.url}/page.txt`, { headers: { 'If-Match': tag } });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('conditional body\n');
+  });
+
+  // Earlier middleware may leave an empty ETag or Last-Modified; the file's own validators then go out, and
+  // preconditions are judged against those (serve-static answers these 200 too), never a dropped connection.
+  it.each([
+    ['ETag', { 'If-Match': '"nope"' }, 412],
+    ['ETag', { 'If-Match': 'TAG' }, 200],
+    ['ETag', { 'If-None-Match': '"nope"' }, 200],
+    ['ETag', { 'If-None-Match': 'TAG' }, 304],
+    ['Last-Modified', { 'If-Unmodified-Since': 'Mon, 30 Sep 2024 00:00:00 GMT' }, 412],
+    ['Last-Modified', { 'If-Unmodified-Since': 'Wed, 01 Jan 2025 00:00:00 GMT' }, 200],
+    ['Last-Modified', { 'If-Modified-Since': 'Mon, 30 Sep 2024 00:00:00 GMT' }, 200],
+    ['Last-Modified', { 'If-Modified-Since': 'MODIFIED' }, 304],
+  ])('with an empty %s left by earlier middleware, %j is answered %i', async (name, headers, status) => {
+    const middleware = serveStatic(dir.path);
+    const emptied = await listen((req, res) => {
+      res.setHeader(name, '');
+      middleware(req, res, (err?: { status?: number }) => {
+        res.statusCode = err?.status ?? 404;
+        res.end();
+      });
+    });
+    try {
+      const sent = Object.fromEntries(
+        Object.entries(headers).map(([key, value]) => [key, value === 'TAG' ? tag : value === 'MODIFIED' ? modified : value]),
+      );
+      const res = await get(`${emptied.url}/page.txt`, { headers: sent });
+      expect(res.status).toBe(status);
+      if (status !== 412) {
+        expect(res.headers.get('etag')).toBe(tag);
+        expect(res.headers.get('last-modified')).toBe(modified);
+      }
+      expect(await res.text()).toBe(status === 200 ? 'conditional body\n' : '');
+    } finally {
+      await emptied.close();
+    }
   });
 
   it('compares against validators set by setHeaders', async () => {

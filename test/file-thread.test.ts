@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, readFileSync, readSync, Stats, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer, type Server as NetServer } from 'node:net';
+import { createServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FileThread, startFileThread } from '../src/file-thread.js';
 import { ONE_READ_LIMIT, openCandidate, statCandidate, type Candidate } from '../src/open.js';
-import { get, openDescriptorCount, serve, settledDescriptorCount, tempDir, type TestServer } from './helpers.js';
+import { serveStatic } from '../src/index.js';
+import { get, openDescriptorCount, rawRequest, serve, settledDescriptorCount, tempDir, type TestServer } from './helpers.js';
 
 /*
  * The file thread must find exactly what the libuv path (openCandidate) finds, for every kind of path:
@@ -74,7 +77,7 @@ describe('the file thread finds what the libuv path finds', () => {
     ['a small file', 'small.txt'],
     ['an empty file', 'empty.txt'],
     ['a file of exactly the one-read limit', 'limit.bin'],
-    ['a file one byte over the limit (descriptor handed over)', 'over-limit.bin'],
+    ['a file one byte over the limit (opened again through libuv)', 'over-limit.bin'],
     ['a name with non-ASCII characters', 'naïve ü.txt'],
     ['a symlink to a file', 'link.txt'],
     ['a directory', 'dir'],
@@ -100,7 +103,7 @@ describe('the file thread finds what the libuv path finds', () => {
     }
     if (threaded.kind === 'file' && reference.kind === 'file') {
       const size = threaded.stat.size;
-      // Small files come back read and closed; larger ones as an open descriptor, as from libuv.
+      // Small files come back read and closed; larger ones as a descriptor libuv opened on this thread.
       expect(threaded.body !== undefined).toBe(size <= ONE_READ_LIMIT);
       expect(threaded.fd === -1).toBe(size <= ONE_READ_LIMIT);
     }
@@ -139,6 +142,56 @@ describe('the file thread finds what the libuv path finds', () => {
       for (const field of STAT_FIELDS) expect([field, threaded.stat[field]]).toEqual([field, reference.stat[field]]);
       expect(threaded.stat.mtime.getTime()).toBe(reference.stat.mtime.getTime());
     }
+  });
+
+  it('describes an error whose message outgrows a slot (a path of 11,000 control characters)', async () => {
+    // JSON would spell each \x01 as \u0001: six bytes a character, past the 64 KiB slot.
+    const path = join(root, '\x01'.repeat(11_000));
+    const threaded = await viaThread(path);
+    const reference = await viaLibuv(path);
+    expect(threaded.kind).toBe('error');
+    expect(reference.kind).toBe('error');
+    if (threaded.kind === 'error' && reference.kind === 'error') {
+      expect(threaded.error.code).toBe('ENAMETOOLONG');
+      for (const field of ['code', 'errno', 'syscall', 'message', 'path'] as const) {
+        expect(threaded.error[field]).toEqual(reference.error[field]);
+      }
+    }
+  });
+
+  it("calls each probe back in its own caller's async context, though a batch shares one wait", async () => {
+    const storage = new AsyncLocalStorage<number>();
+    const before = thread.answered;
+    const seen = await Promise.all(
+      Array.from({ length: 64 }, (_, id) =>
+        storage.run(
+          id,
+          () =>
+            new Promise<number | undefined>((done, fail) => {
+              if (!thread.probe(join(root, id % 2 === 0 ? 'small.txt' : 'missing.txt'), () => done(storage.getStore()))) {
+                fail(new Error('the thread refused the probe'));
+              }
+            }),
+        ),
+      ),
+    );
+    expect(seen).toEqual(Array.from({ length: 64 }, (_, id) => id));
+    expect(thread.answered - before).toBe(64);
+  });
+
+  it('is woken without timers, so fake timers cannot swallow the wake-up', async () => {
+    const timeout = globalThis.setTimeout;
+    vi.useFakeTimers();
+    try {
+      const answer = await Promise.race([
+        viaThread(join(root, 'small.txt')),
+        new Promise<'hung'>((done) => timeout(() => done('hung'), 2000)),
+      ]);
+      expect(answer === 'hung' ? answer : settle(answer).body?.toString()).toBe('small file\n');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(settle(await viaThread(join(root, 'small.txt'))).body?.toString()).toBe('small file\n');
   });
 
   it('answers many probes in flight at once, each with its own file', async () => {
@@ -222,10 +275,35 @@ describe('the middleware reads small files on the thread', () => {
     expect(thread.answered).toBe(before + 1);
   });
 
+  it('survives a request line of 11,000 %01 on a server that accepts 64 KiB request lines', async () => {
+    const middleware = serveStatic(root);
+    const server = createServer({ maxHeaderSize: 65_536 }, (req, res) =>
+      middleware(req, res, (err?: { status?: number; code?: string }) => {
+        res.statusCode = err?.status ?? 404;
+        res.end(err?.code ?? 'fell through');
+      }),
+    );
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const before = thread.answered;
+      const hostile = await rawRequest(port, `/${'%01'.repeat(11_000)}`);
+      expect(hostile.status).toBe(404);
+      expect(hostile.body.toString()).toBe('fell through');
+      expect(thread.answered).toBe(before + 1);
+      const after = await rawRequest(port, '/small.txt');
+      expect(after.status).toBe(200);
+      expect(after.body.toString()).toBe('small file\n');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
+  });
+
   // Last: it stops the process's thread for good.
   it('when the thread stops, probes in flight are answered through libuv, and so is everything after', async () => {
     const fds = await openDescriptorCount();
-    // Small files (read on the thread) and larger ones (descriptor handed over), many in flight at once.
+    // Small files (read on the thread) and larger ones (opened again through libuv), many in flight at once.
     const names = Array.from({ length: 120 }, (_, i) => (i % 3 === 0 ? 'over-limit.bin' : 'small.txt'));
     const answers = names.map(
       (name) =>
@@ -245,7 +323,7 @@ describe('the middleware reads small files on the thread', () => {
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('small file\n');
     expect(thread.answered).toBe(before);
-    // Every descriptor handed over was closed once (settle), none twice: the thread's own loop is gone too.
+    // Every descriptor was closed once (settle), none twice: the thread's own loop is gone too.
     expect(await settledDescriptorCount(fds)).toBeLessThanOrEqual(fds);
   });
 });

@@ -1,7 +1,8 @@
+import referenceServeStatic from 'serve-static';
 import { describe, expect, it } from 'vitest';
 import serveStaticDefault, { serveStatic } from '../src/index.js';
 import { createConfig } from '../src/options.js';
-import { FIXTURES, get, serve } from './helpers.js';
+import { FIXTURES, get, listen, serve } from './helpers.js';
 
 describe('factory', () => {
   it('exports the same function as default and named export', () => {
@@ -84,5 +85,51 @@ describe('etag and lastModified', () => {
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('option values read as serve-static reads them', () => {
+  // send reads `opts.x !== undefined ? Boolean(opts.x) : default`: null and 0 turn a feature off.
+  it('turns etag, lastModified, cacheControl and acceptRanges off with null, as serve-static does', async () => {
+    const options = { etag: null, lastModified: null, cacheControl: null, acceptRanges: null } as never;
+    const ours = await serve(FIXTURES, options);
+    const reference = await listen((req, res) =>
+      referenceServeStatic(FIXTURES, options)(req, res, () => {
+        res.statusCode = 404;
+        res.end();
+      }),
+    );
+    try {
+      for (const server of [ours, reference]) {
+        const res = await get(`${server.url}/todo.txt`, { headers: { Range: 'bytes=0-1' } });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('etag')).toBeNull();
+        expect(res.headers.get('last-modified')).toBeNull();
+        expect(res.headers.get('cache-control')).toBeNull();
+        expect(res.headers.get('accept-ranges')).toBeNull();
+        expect(await res.text()).toBe('- groceries\n');
+      }
+    } finally {
+      await ours.close();
+      await reference.close();
+    }
+  });
+
+  it.each([false, null, 0, ''])('ignores setHeaders: %j (the `isProd && hook` idiom)', async (value) => {
+    const server = await serve(FIXTURES, { setHeaders: value } as never);
+    try {
+      const res = await get(`${server.url}/todo.txt`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('etag')).not.toBeNull();
+      expect(await res.text()).toBe('- groceries\n');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('rejects dotfiles: null at factory time (serve-static throws it on every request)', () => {
+    expect(() => serveStatic(FIXTURES, { dotfiles: null } as never)).toThrow(
+      new TypeError('dotfiles option must be "allow", "deny", or "ignore"'),
+    );
   });
 });

@@ -1,7 +1,8 @@
-import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic } from '../src/index.js';
+import { createSymlinkGuard } from '../src/symlinks.js';
 import { get, serve, tempDir, type TestServer } from './helpers.js';
 
 /*
@@ -126,5 +127,85 @@ describe('symlinked directories and redirects', () => {
     expect(() => serveStatic(root, { symlinks: 'sometimes' as never })).toThrow(
       new TypeError('symlinks option must be "follow", "within-root", or "deny"'),
     );
+  });
+});
+
+describe('files replaced by write-then-rename (deploys, editors)', () => {
+  /** Opens `path`, then renames a new file over it: the open descriptor now names a deleted file. */
+  function openThenReplace(path: string): number {
+    const fd = openSync(path, 'r');
+    writeFileSync(`${path}.next`, 'new version\n');
+    renameSync(`${path}.next`, path);
+    return fd;
+  }
+
+  it.each(['within-root', 'deny'] as const)('%s: a file replaced after the open is still judged by its path', async (mode) => {
+    const dir = tempDir();
+    try {
+      const path = join(dir.path, 'page.txt');
+      writeFileSync(path, 'old version\n');
+      const guard = createSymlinkGuard(dir.path, mode);
+      const fd = openThenReplace(path);
+      try {
+        expect(await new Promise((done) => guard?.(path, fd, done))).toBe(true);
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it.each(['within-root', 'deny'] as const)('%s: a file reached through a refused link stays refused once deleted', async (mode) => {
+    const dir = tempDir();
+    try {
+      const outside = join(dir.path, 'outside.txt');
+      const site = join(dir.path, 'site');
+      mkdirSync(site);
+      writeFileSync(outside, 'secret\n');
+      symlinkSync(outside, join(site, 'link.txt'));
+      const guard = createSymlinkGuard(site, mode);
+      const fd = openThenReplace(join(site, 'link.txt'));
+      try {
+        expect(await new Promise((done) => guard?.(join(site, 'link.txt'), fd, done))).toBe(false);
+      } finally {
+        closeSync(fd);
+      }
+    } finally {
+      dir.remove();
+    }
+  });
+
+  it.each([{}, { cache: { revalidateAfter: 0 } }])('deny: GETs during renames are all served (%j)', async (extra) => {
+    const dir = tempDir();
+    const server = await serve(dir.path, { symlinks: 'deny', ...extra });
+    const path = join(dir.path, 'page.txt');
+    writeFileSync(path, 'version 0\n');
+    let renames = 0;
+    let running = true;
+    const renamer = (async () => {
+      while (running) {
+        writeFileSync(`${path}.tmp`, `version ${String(++renames)}\n`);
+        renameSync(`${path}.tmp`, path);
+        await new Promise((done) => setImmediate(done));
+      }
+    })();
+    try {
+      const statuses: number[] = [];
+      for (let round = 0; round < 40; round++) {
+        const answers = await Promise.all(Array.from({ length: 20 }, () => get(`${server.url}/page.txt`)));
+        for (const res of answers) {
+          statuses.push(res.status);
+          expect(await res.text()).toMatch(/^version \d+\n$/);
+        }
+      }
+      expect(statuses.filter((status) => status !== 200)).toEqual([]);
+      expect(renames).toBeGreaterThan(10);
+    } finally {
+      running = false;
+      await renamer;
+      await server.close();
+      dir.remove();
+    }
   });
 });
