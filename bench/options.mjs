@@ -1,6 +1,10 @@
 // Command-line flags (each also settable as BENCH_<NAME> in the environment, flags win) and their defaults.
 import { parseArgs } from 'node:util';
+import { SCENARIOS } from './scenarios.mjs';
 import { ALL_SERVER_IDS } from './servers/index.mjs';
+
+/** The phases, in the order they run. */
+export const PHASES = ['scenarios', 'slow-readers', 'connections', 'growth'];
 
 export const USAGE = `Usage: npm run bench -- [flags]      (or: node bench/run.mjs [flags])
 
@@ -16,7 +20,10 @@ export const USAGE = `Usage: npm run bench -- [flags]      (or: node bench/run.m
                         ${ALL_SERVER_IDS.join(', ')}
   --level-servers LIST  servers for the connections table (default ours,ours+cache,serve-static,sirv,raw)
   --scenarios LIST      scenarios (default all): 1k,30k,100k,index,304,miss,10m,range
-  --phases LIST         scenarios,connections,growth (default all three)
+  --phases LIST         scenarios,slow-readers,connections,growth (default all four)
+  --stalled-clients N   slow-readers: clients that stall a 10 MB download at once (default 400)
+  --stalled-hold S      slow-readers: seconds they are held before RSS is read, longer while it still moves
+                        (default 5; quick 2)
   --load TOOL           wrk or autocannon (default: wrk when installed)
   --out DIR             where latest.md, latest.json and ratios.svg go (default bench/results)
   --help
@@ -35,6 +42,8 @@ const SPEC = /** @type {const} */ ({
   'level-servers': { type: 'string' },
   scenarios: { type: 'string' },
   phases: { type: 'string' },
+  'stalled-clients': { type: 'string' },
+  'stalled-hold': { type: 'string' },
   load: { type: 'string' },
   out: { type: 'string' },
   help: { type: 'boolean' },
@@ -54,6 +63,8 @@ const SPEC = /** @type {const} */ ({
  * @property {string[]} levelServers
  * @property {string[] | null} scenarios
  * @property {string[]} phases
+ * @property {number} stalledClients
+ * @property {number} stalledHold
  * @property {string | undefined} load
  * @property {string} out
  */
@@ -90,6 +101,14 @@ export function parseOptions(/** @type {string[]} */ argv, env = process.env) {
   for (const id of [...(servers ?? []), ...(list('level-servers') ?? [])]) {
     if (!ALL_SERVER_IDS.includes(id)) throw new TypeError(`unknown server "${id}"; known: ${ALL_SERVER_IDS.join(', ')}`);
   }
+  const phases = list('phases') ?? [...PHASES];
+  for (const phase of phases) {
+    if (!PHASES.includes(phase)) throw new TypeError(`unknown phase "${phase}"; known: ${PHASES.join(', ')}`);
+  }
+  for (const id of list('scenarios') ?? []) {
+    if (id === 'slow-readers') throw new TypeError('slow-readers is a phase of its own: --phases slow-readers');
+    if (!SCENARIOS.some((s) => s.id === id)) throw new TypeError(`unknown scenario "${id}"; known: ${SCENARIOS.map((s) => s.id).join(', ')}`);
+  }
   const load = raw('load');
   if (load !== undefined && load !== 'wrk' && load !== 'autocannon') throw new TypeError(`--load must be wrk or autocannon`);
   return {
@@ -104,7 +123,9 @@ export function parseOptions(/** @type {string[]} */ argv, env = process.env) {
     servers,
     levelServers: list('level-servers') ?? ['ours', 'ours+cache', 'serve-static', 'sirv', 'raw'],
     scenarios: list('scenarios'),
-    phases: list('phases') ?? ['scenarios', 'connections', 'growth'],
+    phases,
+    stalledClients: num('stalled-clients', 400, 400, 1),
+    stalledHold: num('stalled-hold', 5, 2, 0),
     load,
     out: raw('out') ?? new URL('./results/', import.meta.url).pathname,
   };

@@ -163,6 +163,22 @@ export function rssMB(pid) {
   return kB / 1024;
 }
 
+/**
+ * Open descriptors of `pid` and all its descendants (nginx: master + worker), from /proc/<pid>/fd.
+ * @param {number} pid
+ */
+export function fdCount(pid) {
+  let count = 0;
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      count += readdirSync(`/proc/${p}/fd`).length;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return count;
+}
+
 /** Every process: pid → parent, CPU ticks used (user + system) and ticks of its reaped children. */
 function processTable() {
   /** @type {Map<number, { ppid: number, ticks: number, childTicks: number }>} */

@@ -108,6 +108,39 @@ export function renderMarkdown(r) {
     }
   }
 
+  const slow = r.slowReaders;
+  if (slow !== undefined && Object.keys(slow.results).length > 0) {
+    out.push('', `## Slow readers: ${int(slow.clients)} stalled downloads of the 10 MB file`, '');
+    out.push(
+      `${int(slow.clients)} clients (raw sockets in another process, on the load core) each start \`GET ${slow.path}\` and stop reading after the first bytes; ` +
+        `they are held ${slow.holdSeconds} s, and longer until the server's RSS settles (moves by at most 1 MB or 2% of the growth in 2 s). ` +
+        'RSS before: after a warm-up of small files and one full 10 MB download. Growth: RSS held − RSS before; per client: growth ÷ clients that stalled; peak: the highest RSS sampled meanwhile (every 250 ms); all stalled after: from the first connection until every client had its first bytes (50 connecting at a time). ' +
+        `Descriptors (/proc/<pid>/fd) before, while held, and after the clients are destroyed (polled up to ${dec(slow.fdWaitMs / 1000, 0)} s until within ${slow.fdSlack} of before). Lower is better; ÷ss: divided by ${BASE}'s. The figure per client depends on the number of clients (fixed costs, and what the kernel's buffers take before the writes back up, are spread over them): compare only runs with the same count.`,
+      '',
+    );
+    out.push('| server | RSS before MB | RSS held MB | growth MB | ÷ss | MB per stalled client | ÷ss | peak growth MB | all stalled after s | descriptors before / held / after | notes |');
+    out.push('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|');
+    const base = slow.results[BASE];
+    for (const s of r.servers) {
+      const c = slow.results[s.id];
+      if (c === undefined) continue;
+      if (c.failed) {
+        out.push(`| ${s.id} | failed: ${c.failed} |${' – |'.repeat(8)} |`);
+        continue;
+      }
+      const cells = [
+        dec(c.rssBeforeMB), dec(c.rssHeldMB),
+        dec(c.growthMB), ratio(c.growthMB, base?.growthMB),
+        dec(c.perClientMB, 3), ratio(c.perClientMB, base?.perClientMB),
+        dec(c.peakGrowthMB),
+        dec(c.firstBytesMs / 1000),
+        `${c.fdsBefore} / ${c.fdsHeld} / ${c.fdsAfter}`,
+        slowReaderNotes(c, slow.clients).join('; '),
+      ];
+      out.push(`| ${s.id} | ${cells.join(' | ')} |`);
+    }
+  }
+
   const conn = r.connections;
   if (conn !== undefined && Object.keys(conn.results).length > 0) {
     out.push('', '## Connections (1 KB file)', '');
@@ -185,6 +218,16 @@ function notes(c) {
     if (spread > 0.25) parts.push(`rounds ${int(Math.min(...rps))}–${int(Math.max(...rps))}`);
   }
   return parts.join('; ');
+}
+
+/** What a cell's figures do not say by themselves. @param {any} cell @param {number} clients @returns {string[]} */
+export function slowReaderNotes(cell, clients) {
+  const notes = [];
+  if (cell.stalled < clients) notes.push(`${cell.stalled} of ${clients} clients stalled (${Object.entries(cell.errors).map(([k, v]) => `${v}× ${k}`).join(', ')})`);
+  if (!cell.settled) notes.push(`RSS still moving after ${Math.round(cell.heldSeconds)} s`);
+  if (cell.closedEarly > 0) notes.push(`server closed ${cell.closedEarly} stalled connections`);
+  if (!cell.fdsBack) notes.push(`descriptors not back: ${cell.fdsAfter - cell.fdsBefore} more than before`);
+  return notes;
 }
 
 /** The highest CPU % used by other processes during any timed run. @param {any} r */

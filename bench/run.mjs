@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run bench`: brisk-static against its peers, side by side, in one run. Three phases:
+// `npm run bench`: brisk-static against its peers, side by side, in one run. Four phases:
 //   scenarios    per scenario: fresh servers, answer check, warm-up, interleaved timed rounds, RSS
+//   slow-readers RSS growth per stalled 10 MB download (slow-readers.mjs), descriptors back after
 //   connections  the 1 KB file from 1 to 256 keep-alive connections
 //   growth       startup, RSS and spread load on roots of 10 / 10,000 / 100,000 files
 // then bench/results/latest.{json,md} and ratios.svg. See `node bench/run.mjs --help`.
@@ -17,6 +18,7 @@ import {
 } from './procs.mjs';
 import { median, writeReport } from './report.mjs';
 import { SCENARIOS, checkAnswer } from './scenarios.mjs';
+import { runSlowReaders } from './slow-readers.mjs';
 import { availableServers, nginxVersion } from './servers/index.mjs';
 
 installCleanup();
@@ -305,6 +307,11 @@ const bodies = writeMainRoot(mainRoot);
 
 const results = /** @type {any} */ ({ servers: servers.map(({ id, label, note }) => ({ id, label, note })) });
 if (opts.phases.includes('scenarios')) results.scenarios = await runScenarios(mainRoot, bodies);
+if (opts.phases.includes('slow-readers')) {
+  results.slowReaders = await runSlowReaders({
+    servers, root: mainRoot, bodies, clients: opts.stalledClients, holdSeconds: opts.stalledHold, launch, shutdown, log, message,
+  });
+}
 if (opts.phases.includes('connections')) results.connections = await runConnections(mainRoot, bodies);
 if (opts.phases.includes('growth')) results.growth = await runGrowth();
 
