@@ -81,6 +81,9 @@ const STAT_ONLY = 18;
 const DATES = 19;
 const MESSAGE_HAS_PATH = 23;
 
+/** The `type` of the async resources that carry each probe's context (async_hooks users see it). */
+const ASYNC_RESOURCE_TYPE = 'BRISK_STATIC_PROBE';
+
 /** An error message longer than this is cut (descriptions of ordinary errors are far shorter). */
 const MESSAGE_LIMIT = 1024;
 
@@ -297,6 +300,8 @@ export class FileThread {
   private readonly free: number[] = [];
   private readonly waiting: (Done | undefined)[] = new Array<Done | undefined>(SLOTS).fill(undefined);
   private readonly paths: string[] = new Array<string>(SLOTS).fill('');
+  /** The async context of each probe's caller, restored around its callback. */
+  private readonly contexts: (AsyncResource | undefined)[] = new Array<AsyncResource | undefined>(SLOTS).fill(undefined);
   private inFlight = 0;
   private completedSeen = 0;
   private armed = false;
@@ -353,9 +358,12 @@ export class FileThread {
     const base = slot * FIELDS;
     this.meta[base + PATH_BYTES] = this.bytes.write(path, DATA_OFFSET + slot * SLOT_BYTES, SLOT_BYTES, 'utf8');
     this.meta[base + STAT_ONLY] = statOnly ? 1 : 0;
-    // The answer comes back through a wait shared by the whole batch: bind it to this request's context, as
-    // a libuv callback would be (AsyncLocalStorage: request ids, tracing spans).
-    this.waiting[slot] = AsyncResource.bind(done);
+    // The answer comes back through a wait shared by the whole batch: run it in this request's context, as a
+    // libuv callback would be (AsyncLocalStorage: request ids, tracing spans). A resource and
+    // `runInAsyncScope` cost about 60 ns; `AsyncResource.bind` about 9 µs (it redefines the bound function's
+    // properties), which halved the 1 KB rate.
+    this.waiting[slot] = done;
+    this.contexts[slot] = new AsyncResource(ASYNC_RESOURCE_TYPE);
     this.paths[slot] = path;
     this.inFlight++;
     Atomics.store(this.control, STATE_BASE + slot, PENDING);
@@ -397,22 +405,22 @@ export class FileThread {
     this.armed = false;
     if (this.state === 'gone') return;
     this.completedSeen = Atomics.load(this.control, COMPLETED);
-    const answers: [Done, Candidate | undefined, string][] = [];
+    const answers: [Done, Candidate | undefined, string, AsyncResource][] = [];
     for (let slot = 0; slot < SLOTS && answers.length < this.inFlight; slot++) {
       if (Atomics.load(this.control, STATE_BASE + slot) !== DONE) continue;
-      answers.push([this.waiting[slot] as Done, this.candidateOf(slot), this.paths[slot] as string]);
+      answers.push([this.waiting[slot] as Done, this.candidateOf(slot), this.paths[slot] as string, this.contexts[slot] as AsyncResource]);
       this.release(slot);
     }
     this.inFlight -= answers.length;
     this.answered += answers.length;
     this.arm();
     let thrown: { error: unknown } | undefined;
-    for (const [done, candidate, path] of answers) {
+    for (const [done, candidate, path, context] of answers) {
       try {
         // No answer to hand on (a large file, or one that changed while read): libuv opens it, as without
         // the thread.
-        if (candidate === undefined) openCandidate(path, undefined, done);
-        else done(candidate);
+        if (candidate === undefined) context.runInAsyncScope(openCandidate, null, path, undefined, done);
+        else context.runInAsyncScope(done, null, candidate);
       } catch (error) {
         thrown ??= { error };
       }
@@ -422,6 +430,7 @@ export class FileThread {
 
   private release(slot: number): void {
     this.waiting[slot] = undefined;
+    this.contexts[slot] = undefined;
     this.paths[slot] = '';
     Atomics.store(this.control, STATE_BASE + slot, FREE);
     this.free.push(slot);
@@ -480,13 +489,14 @@ export class FileThread {
     this.waker.port1.close();
     for (let slot = 0; slot < SLOTS; slot++) {
       const done = this.waiting[slot];
-      if (done === undefined) continue;
+      const context = this.contexts[slot];
+      if (done === undefined || context === undefined) continue;
       const path = this.paths[slot] as string;
       const statOnly = this.meta[slot * FIELDS + STAT_ONLY] === 1;
       this.release(slot);
       this.inFlight--;
-      if (statOnly) statCandidate(path, done);
-      else openCandidate(path, undefined, done);
+      if (statOnly) context.runInAsyncScope(statCandidate, null, path, done);
+      else context.runInAsyncScope(openCandidate, null, path, undefined, done);
     }
   };
 }
