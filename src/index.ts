@@ -30,12 +30,12 @@ export function serveStatic<Res extends ServerResponse = ServerResponse>(
   return createNodeMiddleware<Res>(createConfig(root, options as ServeStaticOptions<never> | undefined));
 }
 
-// `require('brisk-static')` from CommonJS (Node 20.19+) returns the function itself, as serve-static's does;
-// these properties keep `require(...).serveStatic` and `require(...).default` working too.
+// The CommonJS build (dist/index.cjs, which the ES module entry wraps) exports this function itself, as
+// serve-static does (`module.exports = serveStatic`); these properties keep `require(...).serveStatic` and
+// `require(...).default` working too, and let TypeScript's and bundlers' interop helpers find `.default`.
 Object.defineProperties(serveStatic, {
   serveStatic: { value: serveStatic, enumerable: false },
   default: { value: serveStatic, enumerable: false },
 });
 
 export default serveStatic;
-export { serveStatic as 'module.exports' };
