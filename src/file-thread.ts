@@ -8,6 +8,7 @@ import {
   OPEN_FLAGS,
   OTHER as OTHER_CANDIDATE,
   openCandidate,
+  RUNTIME_IS_NODE,
   statCandidate,
   type Candidate,
   type Probe,
@@ -540,13 +541,7 @@ let scheduled = false;
  * so there every probe takes the libuv path, as serve-static's do.
  */
 function threadSupported(): boolean {
-  const versions = process.versions as Record<string, string | undefined>;
-  return (
-    versions['bun'] === undefined &&
-    versions['deno'] === undefined &&
-    typeof Atomics.waitAsync === 'function' &&
-    typeof process.getBuiltinModule === 'function'
-  );
+  return RUNTIME_IS_NODE && typeof Atomics.waitAsync === 'function' && typeof process.getBuiltinModule === 'function';
 }
 
 /**

@@ -1,11 +1,12 @@
 import { close, read, type Stats } from 'node:fs';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 import { evaluatePreconditions, type Validators } from './conditional.js';
 import { escapeHtml, parseUrl } from './deps.js';
 import { httpError, type StaticError } from './errors.js';
 import { applyFileHeaders, headerString, removeContentHeaders, type FileFacts } from './headers.js';
 import { createLookup, type Outcome } from './lookup.js';
-import { ignore, ONE_READ_LIMIT } from './open.js';
+import { ignore, ONE_READ_LIMIT, RUNTIME_IS_NODE } from './open.js';
 import type { Config } from './options.js';
 import { ALLOWED_METHODS, directoryLocation, isReadMethod } from './policy.js';
 import { contentRange, evaluateRange } from './range.js';
@@ -318,14 +319,20 @@ function htmlDocument(title: string, body: string): string {
  * descriptor is closed exactly once (body done, client gone, or error) and never while a read is in flight,
  * since a closed number may be reused by another open. If the file shrank, the body could no longer match
  * `Content-Length`, so the connection is cut.
+ *
+ * Where the response is Node's own on Node's own socket, one buffer is read into again and again, each time
+ * once the write callback says the socket is done with it: a fresh buffer per chunk costs page faults on
+ * every read, which on the 10 MB file cost more than the copying itself.
  */
 function streamBody(req: IncomingMessage, res: ServerResponse, fd: number, position: number, length: number): void {
   let remaining = length;
   let chunkSize = STREAM_CHUNK_SIZE;
   let reading = false;
+  let writing = false;
   let waitingForDrain = false;
   let finished = false;
   let fdOpen = true;
+  const reused = chunksReturnAfterWrite(res) ? takeSpareChunk() : undefined;
 
   const release = (): void => {
     if (fdOpen) {
@@ -342,7 +349,7 @@ function streamBody(req: IncomingMessage, res: ServerResponse, fd: number, posit
   };
   const readNext = (): void => {
     const size = remaining < chunkSize ? remaining : chunkSize;
-    const buffer = Buffer.allocUnsafe(size);
+    const buffer = reused ?? Buffer.allocUnsafe(size);
     reading = true;
     read(fd, buffer, 0, size, position, (error, bytesRead) => {
       reading = false;
@@ -357,24 +364,31 @@ function streamBody(req: IncomingMessage, res: ServerResponse, fd: number, posit
       }
       position += bytesRead;
       remaining -= bytesRead;
-      const chunk = bytesRead === size ? buffer : buffer.subarray(0, bytesRead);
+      const chunk = bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
       if (remaining === 0) {
         stop();
-        res.end(chunk);
+        if (reused === undefined) res.end(chunk);
+        else res.end(chunk, () => giveBackChunk(reused));
         return;
       }
-      if (res.write(chunk) === false) {
+      if (reused !== undefined) writing = true;
+      const accepted = reused === undefined ? res.write(chunk) : res.write(chunk, onWritten);
+      if (accepted === false) {
         waitingForDrain = true;
         return;
       }
       if (chunkSize < STREAM_CHUNK_MAX) chunkSize *= 2;
-      readNext();
+      if (!writing) readNext();
     });
+  };
+  const onWritten = (): void => {
+    writing = false;
+    if (!waitingForDrain && !finished) readNext();
   };
   const onDrain = (): void => {
     if (!waitingForDrain || finished) return;
     waitingForDrain = false;
-    readNext();
+    if (!writing) readNext();
   };
   const onGone = (): void => {
     if (!finished) stop();
@@ -388,6 +402,29 @@ function streamBody(req: IncomingMessage, res: ServerResponse, fd: number, posit
   res.once('close', onGone);
   req.once('close', onRequestClose);
   readNext();
+}
+
+/** Chunk buffers (STREAM_CHUNK_MAX bytes) whose last write has completed, for the next download. */
+const spareChunks: Buffer[] = [];
+/** At most this many are kept idle (4 MiB). */
+const SPARE_CHUNK_LIMIT = 16;
+
+function takeSpareChunk(): Buffer {
+  // Outside Buffer's shared pool: a chunk's pages are touched only as far as reads fill it.
+  return spareChunks.pop() ?? Buffer.allocUnsafeSlow(STREAM_CHUNK_MAX);
+}
+
+function giveBackChunk(chunk: Buffer): void {
+  if (spareChunks.length < SPARE_CHUNK_LIMIT) spareChunks.push(chunk);
+}
+
+/**
+ * Whether a chunk may be read into again once its write callback has run: only for Node's own `write` on
+ * Node's own socket, whose callback means the bytes are in the kernel. A wrapped `write` (compression hands the
+ * chunk to zlib), an adapter's fake socket (Lambda, inject) or another runtime may still hold on to it.
+ */
+function chunksReturnAfterWrite(res: ServerResponse): boolean {
+  return RUNTIME_IS_NODE && res.write === ServerResponse.prototype.write && res.socket instanceof Socket;
 }
 
 /**
