@@ -1,6 +1,6 @@
 import { AsyncResource } from 'node:async_hooks';
 import { Stats } from 'node:fs';
-import { setTimeout as realSetTimeout } from 'node:timers';
+import { setTimeout as timersSetTimeout } from 'node:timers';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import {
   DIRECTORY as DIRECTORY_CANDIDATE,
@@ -574,6 +574,12 @@ export const statOnThread: Probe = (path, done) => {
 };
 
 /**
+ * `node:timers`' own `setTimeout`, taken when this module loads (a bundle would otherwise look it up at each
+ * call): fake timers installed later do not swallow the thread's start.
+ */
+const realSetTimeout = timersSetTimeout;
+
+/**
  * How long after the first request the thread starts. Creating it costs the main thread a few milliseconds and
  * its start-up competes for the CPU for tens more: the first responses go through libuv instead.
  */
@@ -582,7 +588,6 @@ const START_DELAY_MS = 100;
 function threadTakes(path: string, done: Done, statOnly: boolean): boolean {
   if (shared === undefined && !scheduled) {
     scheduled = true;
-    // `node:timers`' own function, taken at load: fake timers installed later do not swallow the start.
     realSetTimeout(startFileThread, START_DELAY_MS).unref();
   }
   return shared != null && shared.probe(path, done, statOnly);

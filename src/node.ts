@@ -326,7 +326,9 @@ function htmlDocument(title: string, body: string): string {
  */
 function streamBody(req: IncomingMessage, res: ServerResponse, fd: number, position: number, length: number): void {
   let remaining = length;
-  let chunkSize = STREAM_CHUNK_SIZE;
+  // A body that fits one largest chunk is read at once; a longer one starts small, since a client that stops
+  // reading early then pins little.
+  let chunkSize = length <= STREAM_CHUNK_MAX ? length : STREAM_CHUNK_SIZE;
   let reading = false;
   let writing = false;
   let waitingForDrain = false;
