@@ -408,8 +408,8 @@ function streamBody(req: IncomingMessage, res: ServerResponse, fd: number, posit
 
 /** Chunk buffers (STREAM_CHUNK_MAX bytes) whose last write has completed, for the next download. */
 const spareChunks: Buffer[] = [];
-/** At most this many are kept idle (4 MiB). */
-const SPARE_CHUNK_LIMIT = 16;
+/** At most this many are kept idle (1 MiB). */
+const SPARE_CHUNK_LIMIT = 4;
 
 function takeSpareChunk(): Buffer {
   // Outside Buffer's shared pool: a chunk's pages are touched only as far as reads fill it.
