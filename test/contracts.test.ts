@@ -21,7 +21,7 @@ import { connect, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import FakeTimers from '@sinonjs/fake-timers';
 import rTracer from 'cls-rtracer';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import referenceServeStatic from 'serve-static';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -190,29 +190,29 @@ describe('request context (AsyncLocalStorage) after hits and misses, 200 request
   const NONE = { count: 0, first: [] };
   const ALL_RIGHT = { 'ours: route after a miss': NONE, 'ours: setHeaders': NONE, "ours: 'finish'": NONE, control: NONE };
 
-  it('an Express 5 app: a first middleware runs next() inside als.run({ id }) with the id from a request header', async () => {
-    const thread = await runningThread();
-    const als = new AsyncLocalStorage<{ id: string }>();
-    const seen = new Map<string, Seen>();
-    const storeId = (): string | undefined => als.getStore()?.id;
+  /**
+   * The app of both context tests: `enter` puts the request's id (from `header`) into context, then every
+   * place that runs later in the request (setHeaders, 'finish', the route after a miss) records what
+   * `currentId` says there, in ours and in serve-static mounted beside it.
+   */
+  function contextApp(header: string, enter: RequestHandler, currentId: () => string | undefined, seen: Map<string, Seen>): Express {
     const record = (req: IncomingMessage, place: keyof Seen): void => {
-      const header = req.headers['x-test-id'];
-      if (typeof header !== 'string') return;
-      const entry = seen.get(header) ?? {};
-      entry[place] = storeId();
-      seen.set(header, entry);
+      const id = req.headers[header.toLowerCase()];
+      if (typeof id !== 'string') return;
+      const entry = seen.get(id) ?? {};
+      entry[place] = currentId();
+      seen.set(id, entry);
     };
     const setHeaders = (res: ServerResponse): void => {
       record(res.req, 'setHeaders');
-      res.setHeader('X-Seen-In-Set-Headers', storeId() ?? 'none');
+      res.setHeader('X-Seen-In-Set-Headers', currentId() ?? 'none');
     };
     const route = (req: Request, res: Response): void => {
       record(req, 'route');
-      res.json({ header: req.get('x-test-id'), seen: storeId() ?? null });
+      res.json({ header: req.get(header), seen: currentId() ?? null });
     };
-
     const app = express();
-    app.use((req: Request, _res: Response, next: NextFunction) => als.run({ id: req.get('x-test-id') ?? 'none' }, next));
+    app.use(enter);
     app.use((req: Request, res: Response, next: NextFunction) => {
       res.on('finish', () => record(req, 'finish'));
       next();
@@ -221,62 +221,41 @@ describe('request context (AsyncLocalStorage) after hits and misses, 200 request
     app.get('/control/api/:name', route);
     app.use(serveStatic(root, { setHeaders }));
     app.get('/api/:name', route);
+    return app;
+  }
+
+  /** Runs the planned mix through `app` once the thread answers, and expects every place to have seen its own id. */
+  async function expectOwnContexts(app: Express, header: string, planned: Planned[], seen: Map<string, Seen>): Promise<void> {
+    const thread = await runningThread();
     const server = await listenOn(app);
     try {
       await warm(thread, server.url);
       const before = thread.answered;
-      const wrong = await runMix(server.url, 'x-test-id', plan('als'), seen);
+      const wrong = await runMix(server.url, header, planned, seen);
       // The thread answered a good share of them (past its 128 slots the rest go through libuv).
       expect(thread.answered - before).toBeGreaterThanOrEqual(60);
       expect(summary(wrong)).toEqual(ALL_RIGHT);
     } finally {
       await server.close();
     }
+  }
+
+  it('an Express 5 app: a first middleware runs next() inside als.run({ id }) with the id from a request header', async () => {
+    const als = new AsyncLocalStorage<{ id: string }>();
+    const seen = new Map<string, Seen>();
+    const enter: RequestHandler = (req, _res, next) => als.run({ id: req.get('x-test-id') ?? 'none' }, next);
+    const app = contextApp('x-test-id', enter, () => als.getStore()?.id, seen);
+    await expectOwnContexts(app, 'x-test-id', plan('als'), seen);
   });
 
   it('cls-rtracer: rTracer.id() after the middleware is the X-Request-Id of the request (useHeader)', async () => {
-    const thread = await runningThread();
     const seen = new Map<string, Seen>();
     const tracerId = (): string | undefined => {
       const id = rTracer.id();
       return typeof id === 'string' ? id : undefined;
     };
-    const record = (req: IncomingMessage, place: keyof Seen): void => {
-      const header = req.headers['x-request-id'];
-      if (typeof header !== 'string') return;
-      const entry = seen.get(header) ?? {};
-      entry[place] = tracerId();
-      seen.set(header, entry);
-    };
-    const setHeaders = (res: ServerResponse): void => {
-      record(res.req, 'setHeaders');
-      res.setHeader('X-Seen-In-Set-Headers', tracerId() ?? 'none');
-    };
-    const route = (req: Request, res: Response): void => {
-      record(req, 'route');
-      res.json({ header: req.get('x-request-id'), seen: tracerId() ?? null });
-    };
-
-    const app = express();
-    app.use(rTracer.expressMiddleware({ useHeader: true }));
-    app.use((req: Request, res: Response, next: NextFunction) => {
-      res.on('finish', () => record(req, 'finish'));
-      next();
-    });
-    app.use('/control', referenceServeStatic(root, { setHeaders }));
-    app.get('/control/api/:name', route);
-    app.use(serveStatic(root, { setHeaders }));
-    app.get('/api/:name', route);
-    const server = await listenOn(app);
-    try {
-      await warm(thread, server.url);
-      const before = thread.answered;
-      const wrong = await runMix(server.url, 'X-Request-Id', plan('tracer'), seen);
-      expect(thread.answered - before).toBeGreaterThanOrEqual(60);
-      expect(summary(wrong)).toEqual(ALL_RIGHT);
-    } finally {
-      await server.close();
-    }
+    const app = contextApp('X-Request-Id', rTracer.expressMiddleware({ useHeader: true }), tracerId, seen);
+    await expectOwnContexts(app, 'X-Request-Id', plan('tracer'), seen);
   });
 });
 
