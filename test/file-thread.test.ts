@@ -159,6 +159,17 @@ describe('the file thread finds what the libuv path finds', () => {
     }
   });
 
+  it('builds its errors without a stack trace and leaves Error.stackTraceLimit as it was', async () => {
+    const limit = Error.stackTraceLimit;
+    const answer = await viaThread(join(root, 'missing.txt'));
+    expect(Error.stackTraceLimit).toBe(limit);
+    expect(answer.kind).toBe('error');
+    if (answer.kind === 'error') {
+      expect(answer.error).toBeInstanceOf(Error);
+      expect(answer.error.stack).toBe(`Error: ${answer.error.message}`);
+    }
+  });
+
   it("calls each probe back in its own caller's async context, though a batch shares one wait", async () => {
     const storage = new AsyncLocalStorage<number>();
     const before = thread.answered;
