@@ -421,12 +421,18 @@ function giveBackChunk(chunk: Buffer): void {
 }
 
 /**
- * Whether a chunk may be read into again once its write callback has run: only for Node's own `write` on
- * Node's own socket, whose callback means the bytes are in the kernel. A wrapped `write` (compression hands the
- * chunk to zlib), an adapter's fake socket (Lambda, inject) or another runtime may still hold on to it.
+ * Whether a chunk may be read into again once its write callback has run: only for Node's own `write` and
+ * `end` on Node's own socket, whose callback means the bytes are in the kernel. A wrapped `write` or `end`
+ * (compression hands the chunk to zlib), an adapter's fake socket (Lambda, inject) or another runtime may
+ * still hold on to it.
  */
 function chunksReturnAfterWrite(res: ServerResponse): boolean {
-  return RUNTIME_IS_NODE && res.write === ServerResponse.prototype.write && res.socket instanceof Socket;
+  return (
+    RUNTIME_IS_NODE &&
+    res.write === ServerResponse.prototype.write &&
+    res.end === ServerResponse.prototype.end &&
+    res.socket instanceof Socket
+  );
 }
 
 /**
