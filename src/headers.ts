@@ -52,15 +52,25 @@ export function describeFile(config: Config, path: string, stat: Stats): FileFac
  * or earlier middleware) is left as it is.
  */
 export function applyFileHeaders(config: Config, target: HeaderTarget, facts: FileFacts): void {
-  if (config.acceptRanges && !target.getHeader('Accept-Ranges')) target.setHeader('Accept-Ranges', 'bytes');
-  if (config.cacheControl !== undefined && !target.getHeader('Cache-Control')) {
+  if (config.acceptRanges && presetHeader(target, 'Accept-Ranges') === undefined) target.setHeader('Accept-Ranges', 'bytes');
+  if (config.cacheControl !== undefined && presetHeader(target, 'Cache-Control') === undefined) {
     target.setHeader('Cache-Control', config.cacheControl);
   }
-  if (facts.lastModified !== undefined && !target.getHeader('Last-Modified')) {
+  if (facts.lastModified !== undefined && presetHeader(target, 'Last-Modified') === undefined) {
     target.setHeader('Last-Modified', facts.lastModified);
   }
-  if (facts.etag !== undefined && !target.getHeader('ETag')) target.setHeader('ETag', facts.etag);
-  if (!target.getHeader('Content-Type')) target.setHeader('Content-Type', facts.type);
+  if (facts.etag !== undefined && presetHeader(target, 'ETag') === undefined) target.setHeader('ETag', facts.etag);
+  if (presetHeader(target, 'Content-Type') === undefined) target.setHeader('Content-Type', facts.type);
+}
+
+/**
+ * A header someone set before the default headers, as one string, or undefined when there is none. An empty
+ * value counts as none, as in send (`!res.getHeader(name)`): the default then replaces it. The one rule for
+ * "already set", so that preconditions judged before the headers are applied see the headers that go out.
+ */
+export function presetHeader(target: HeaderTarget, name: string): string | undefined {
+  const value = target.getHeader(name);
+  return value ? headerString(value) : undefined;
 }
 
 /** Headers that describe a body; a 304 has none (RFC 9110 section 15.4.5). */

@@ -4,12 +4,13 @@ import { Socket } from 'node:net';
 import { evaluatePreconditions, type Validators } from './conditional.js';
 import { escapeHtml, parseUrl } from './deps.js';
 import { httpError, type StaticError } from './errors.js';
-import { applyFileHeaders, headerString, removeContentHeaders, type FileFacts } from './headers.js';
+import { applyFileHeaders, headerString, presetHeader, removeContentHeaders, type FileFacts } from './headers.js';
 import { createLookup, type Outcome } from './lookup.js';
-import { ignore, ONE_READ_LIMIT, RUNTIME_IS_NODE } from './open.js';
+import { ignore, ONE_READ_LIMIT } from './open.js';
 import type { Config } from './options.js';
 import { ALLOWED_METHODS, directoryLocation, isReadMethod } from './policy.js';
 import { contentRange, evaluateRange } from './range.js';
+import { RUNTIME_IS_NODE } from './runtime.js';
 import { canonicalPathname } from './resolve.js';
 
 /**
@@ -212,13 +213,13 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
 
 /**
  * The validators the response carries or will carry: a header already set (by `setHeaders` or earlier
- * middleware) wins over the file's own, by the same rule as `applyFileHeaders` (an empty value counts as
- * unset), so a prediction made before the headers are applied is the decision made after.
+ * middleware) wins over the file's own, by `applyFileHeaders`' rule, so a prediction made before the headers
+ * are applied is the decision made after.
  */
 function responseValidators(res: ServerResponse, facts: FileFacts): Validators {
   return {
-    etag: headerString(res.getHeader('ETag')) || facts.etag,
-    lastModified: headerString(res.getHeader('Last-Modified')) || facts.lastModified,
+    etag: presetHeader(res, 'ETag') ?? facts.etag,
+    lastModified: presetHeader(res, 'Last-Modified') ?? facts.lastModified,
   };
 }
 
