@@ -8,11 +8,11 @@ import {
   OPEN_FLAGS,
   OTHER as OTHER_CANDIDATE,
   openCandidate,
-  RUNTIME_IS_NODE,
   statCandidate,
   type Candidate,
   type Probe,
 } from './open.js';
+import { RUNTIME_IS_NODE } from './runtime.js';
 
 /**
  * One thread that opens a path, `fstat`s the descriptor and reads a small file whole, in one hop.

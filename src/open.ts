@@ -19,14 +19,6 @@ export type Located =
  */
 export const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 
-/**
- * Node itself, not Bun or Deno running this code through their `node:` modules: the fast paths (the file thread,
- * reused chunk buffers) rely on how Node's fs, workers and sockets behave, and are used only there.
- */
-export const RUNTIME_IS_NODE =
-  (process.versions as Record<string, string | undefined>)['bun'] === undefined &&
-  (process.versions as Record<string, string | undefined>)['deno'] === undefined;
-
 /** A body up to this size is read with one `read(2)` and sent with one `res.end`. */
 export const ONE_READ_LIMIT = 64 * 1024;
 
