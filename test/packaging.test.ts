@@ -21,6 +21,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { stripVTControlCharacters } from 'node:util';
 import { build, type Message, type Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, tempDir } from './helpers.js';
@@ -325,9 +326,10 @@ afterAll(async () => {
 describe('the published contents', () => {
   it('publint finds nothing to report (warnings count as errors)', async () => {
     const result = await steps.publint!;
+    const stdout = stripVTControlCharacters(result.stdout);
     expect(result.stderr).toBe('');
-    expect(result.stdout).toMatch(/^All good!$/m);
-    expect(result.stdout).not.toMatch(/^(Errors|Warnings|Suggestions):/m);
+    expect(stdout).toMatch(/^All good!$/m);
+    expect(stdout).not.toMatch(/^(Errors|Warnings|Suggestions):/m);
     expect(result.code).toBe(0);
   });
 

@@ -154,7 +154,7 @@ describe('permissions', () => {
           res.statusCode = err ? err.status : 404;
           res.end(err ? err.name + ':' + err.code : 'fell through');
         }));
-        server.listen(0, '127.0.0.1', () => console.log(server.address().port));`;
+        server.listen(0, '127.0.0.1', () => console.log(String(server.address().port)));`;
       const dropped = '-dac_override,-dac_read_search';
       const child = spawn('setpriv', [
         `--bounding-set=${dropped}`,

@@ -43,8 +43,10 @@ const PACK_INPUTS = ['package.json', 'package-lock.json', 'README.md', 'LICENSE'
 export function childEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of Object.keys(env)) {
-    if (name === 'NODE_OPTIONS' || name === 'NODE_PATH' || name.startsWith('VITEST') || name === 'TEST') delete env[name];
+    if (name === 'NODE_OPTIONS' || name === 'NODE_PATH' || name.startsWith('VITEST') || name === 'TEST' || name === 'FORCE_COLOR') delete env[name];
   }
+  // CI may force colours on; the tools' output is read as text here.
+  env.NO_COLOR = '1';
   return env;
 }
 
