@@ -1,4 +1,4 @@
-import type { FileFacts } from './headers.js';
+import type { FileFacts, Variant } from './headers.js';
 
 /** Limits of the open-file cache; see `ServeStaticOptions.cache`. */
 export interface CacheLimits {
@@ -13,7 +13,7 @@ export type CacheEntry =
   /** A small file, held in memory: the facts and the bytes come from the same descriptor. */
   | { readonly kind: 'memory'; readonly facts: FileFacts; readonly body: Buffer }
   /** A file too large to hold: only where it is, so the candidate search (index, extensions) is skipped. */
-  | { readonly kind: 'path'; readonly path: string }
+  | { readonly kind: 'path'; readonly path: string; readonly variant: Variant }
   | { readonly kind: 'directory' }
   /** Nothing to serve: the status, and the fs error's details to rebuild it for `next(err)`. */
   | { readonly kind: 'miss'; readonly status: number; readonly code: string | undefined; readonly message: string };

@@ -15,7 +15,9 @@ import etag from 'etag';
 import fresh from 'fresh';
 import mime from 'mime-types';
 import ms from 'ms';
+import Negotiator from 'negotiator';
 import parseRange from 'range-parser';
 import parseUrl from 'parseurl';
+import vary from 'vary';
 
-export { createError, encodeUrl, escapeHtml, etag, fresh, mime, ms, parseRange, parseUrl };
+export { createError, encodeUrl, escapeHtml, etag, fresh, mime, ms, Negotiator, parseRange, parseUrl, vary };

@@ -35,3 +35,14 @@ export function statusOfFsError(code: string | undefined): number {
 export function fsError(error: NodeJS.ErrnoException): StaticError {
   return createError(statusOfFsError(error.code), error, { expose: false }) as StaticError;
 }
+
+/** What a hook threw, as an http-error: its own when it carries a 4xx/5xx status, else a 500 with it as `cause`. */
+export function asHttpError(error: unknown): StaticError {
+  if (error instanceof Error) {
+    const status = (error as { status?: unknown }).status;
+    if (typeof status === 'number' && status >= 400 && status < 600) return error as StaticError;
+  }
+  const wrapped = httpError(500);
+  (wrapped as { cause?: unknown }).cause = error;
+  return wrapped;
+}

@@ -12,6 +12,7 @@ import {
   type Candidate,
   type Probe,
 } from './open.js';
+import { SIDECARS } from './options.js';
 import { RUNTIME_IS_NODE } from './runtime.js';
 
 /**
@@ -42,7 +43,7 @@ const SLOTS = 128;
 /** Bytes per slot: the path going in; the body, or an error description, coming back. */
 const SLOT_BYTES = ONE_READ_LIMIT;
 /** Float64 numbers per slot: see the per-slot fields below. */
-const FIELDS = 24;
+const FIELDS = 26;
 
 /** Control words (Int32): two counters the two sides wait on, whether the thread sleeps, one state per slot. */
 const SUBMITTED = 0;
@@ -81,6 +82,11 @@ const STAT = 4;
 const STAT_ONLY = 18;
 const DATES = 19;
 const MESSAGE_HAS_PATH = 23;
+/** Going in, the sidecars to look for beside a regular file (bits of `SIDECARS`); coming back, those found fresh. */
+const SIDECARS_WANTED = 24;
+const SIDECARS_FOUND = 25;
+/** The bit and suffix of each sidecar, as in `SIDECARS` (options.ts). */
+const SIDECAR_SUFFIXES: readonly (readonly [number, string])[] = Object.values(SIDECARS).map((sidecar) => [sidecar.bit, sidecar.suffix]);
 
 /** The `type` of the async resources that carry each probe's context (async_hooks users see it). */
 const ASYNC_RESOURCE_TYPE = 'BRISK_STATIC_PROBE';
@@ -115,6 +121,9 @@ const CODES = Object.freeze({
   dates: DATES,
   messageHasPath: MESSAGE_HAS_PATH,
   messageLimit: MESSAGE_LIMIT,
+  sidecarsWanted: SIDECARS_WANTED,
+  sidecarsFound: SIDECARS_FOUND,
+  sidecarSuffixes: SIDECAR_SUFFIXES,
 });
 
 /** Shared-memory layout, handed to the thread (its code cannot see this module's constants). */
@@ -187,11 +196,34 @@ function threadMain(): void {
     meta[base + kind] = codes.error;
   };
 
+  /**
+   * Which wanted sidecars sit beside a regular file as regular files at least as new as it, by `stat` (what
+   * `findSidecars` in lookup.ts does through libuv). A sidecar that cannot be stat'ed is not there.
+   */
+  const findSidecars = (base: number, path: string, mtimeMs: number): void => {
+    const wanted = meta[base + codes.sidecarsWanted]!;
+    let found = 0;
+    if (wanted !== 0) {
+      for (const [bit, suffix] of codes.sidecarSuffixes) {
+        if ((wanted & bit) === 0) continue;
+        try {
+          const stat = fs.statSync(path + suffix, { throwIfNoEntry: false });
+          if (stat !== undefined && stat.isFile() && stat.mtimeMs >= mtimeMs) found |= bit;
+        } catch {
+          // Unreadable: not offered.
+        }
+      }
+    }
+    meta[base + codes.sidecarsFound] = found;
+  };
+
   const statOnly = (base: number, offset: number, path: string): void => {
     try {
       const stat = fs.statSync(path);
       describe(base, stat);
-      meta[base + kind] = stat.isFile() ? codes.statted : stat.isDirectory() ? codes.directory : codes.other;
+      const isFile = stat.isFile();
+      if (isFile) findSidecars(base, path, stat.mtimeMs);
+      meta[base + kind] = isFile ? codes.statted : stat.isDirectory() ? codes.directory : codes.other;
     } catch (caught) {
       fail(base, offset, path, caught as NodeJS.ErrnoException);
     }
@@ -211,6 +243,7 @@ function threadMain(): void {
       const stat = fs.fstatSync(fd);
       describe(base, stat);
       if (stat.isFile()) {
+        findSidecars(base, path, stat.mtimeMs);
         const size = stat.size;
         // A file too large for a slot, or a read that falls short (the file shrank) or fails, is left to
         // the caller, which opens the file itself and handles all three already.
@@ -351,7 +384,7 @@ export class FileThread {
    * opened through libuv by `openCandidate` itself. `done` runs in the caller's async context. Returns false,
    * without calling `done`, when the thread cannot take it now.
    */
-  probe(path: string, done: Done, statOnly = false): boolean {
+  probe(path: string, done: Done, statOnly = false, sidecars = 0): boolean {
     // Three bytes per UTF-16 unit covers any path; longer ones (far past PATH_MAX anyway) go the other way.
     if (this.state !== 'running' || path.length * 3 > SLOT_BYTES) return false;
     const slot = this.free.pop();
@@ -359,6 +392,7 @@ export class FileThread {
     const base = slot * FIELDS;
     this.meta[base + PATH_BYTES] = this.bytes.write(path, DATA_OFFSET + slot * SLOT_BYTES, SLOT_BYTES, 'utf8');
     this.meta[base + STAT_ONLY] = statOnly ? 1 : 0;
+    this.meta[base + SIDECARS_WANTED] = sidecars;
     // The answer comes back through a wait shared by the whole batch: run it in this request's context, as a
     // libuv callback would be (AsyncLocalStorage: request ids, tracing spans). A resource and
     // `runInAsyncScope` cost about 60 ns; `AsyncResource.bind` about 9 µs (it redefines the bound function's
@@ -447,10 +481,10 @@ export class FileThread {
         const size = meta[base + OUT_BYTES] as number;
         const body = Buffer.allocUnsafe(size);
         this.bytes.copy(body, 0, offset, offset + size);
-        return { kind: 'file', fd: -1, stat: statsOf(meta, base), body };
+        return { kind: 'file', fd: -1, stat: statsOf(meta, base), body, sidecars: meta[base + SIDECARS_FOUND] as number };
       }
       case STATTED:
-        return { kind: 'file', fd: -1, stat: statsOf(meta, base) };
+        return { kind: 'file', fd: -1, stat: statsOf(meta, base), sidecars: meta[base + SIDECARS_FOUND] as number };
       case DIRECTORY:
         return DIRECTORY_CANDIDATE;
       case OTHER:
@@ -584,13 +618,30 @@ export function startFileThread(): FileThread | null {
  * nothing at startup and the first response does not wait for it.
  */
 export const probeOnThread: Probe = (path, done) => {
-  if (!threadTakes(path, done, false)) openCandidate(path, undefined, done);
+  if (!threadTakes(path, done, false, 0)) openCandidate(path, undefined, done);
 };
 
 /** `statCandidate` on the file thread when it can take it (lookups that need no body). */
 export const statOnThread: Probe = (path, done) => {
-  if (!threadTakes(path, done, true)) statCandidate(path, done);
+  if (!threadTakes(path, done, true, 0)) statCandidate(path, done);
 };
+
+/**
+ * `probeOnThread` or `statOnThread` that also looks for the sidecars in `sidecars` (a mask of `SIDECARS` bits)
+ * beside a regular file found, in the same hop: a file with no sidecar then costs a failed `stat` per coding
+ * on the thread, not a round trip each through libuv. The candidate says what it found in `sidecars`; one
+ * answered through libuv leaves it unset.
+ */
+export function probeWithSidecars(statOnly: boolean, sidecars: number): Probe {
+  if (sidecars === 0) return statOnly ? statOnThread : probeOnThread;
+  return statOnly
+    ? (path, done) => {
+        if (!threadTakes(path, done, true, sidecars)) statCandidate(path, done);
+      }
+    : (path, done) => {
+        if (!threadTakes(path, done, false, sidecars)) openCandidate(path, undefined, done);
+      };
+}
 
 /**
  * `node:timers`' own `setTimeout`, taken when this module loads (a bundle would otherwise look it up at each
@@ -604,10 +655,10 @@ const realSetTimeout = timersSetTimeout;
  */
 const START_DELAY_MS = 100;
 
-function threadTakes(path: string, done: Done, statOnly: boolean): boolean {
+function threadTakes(path: string, done: Done, statOnly: boolean, sidecars: number): boolean {
   if (shared === undefined && !scheduled) {
     scheduled = true;
     realSetTimeout(startFileThread, START_DELAY_MS).unref();
   }
-  return shared != null && shared.probe(path, done, statOnly);
+  return shared != null && shared.probe(path, done, statOnly, sidecars);
 }

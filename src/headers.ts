@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs';
 import { extname } from 'node:path';
-import { etag, mime } from './deps.js';
+import { etag, mime, vary } from './deps.js';
 import type { Config } from './options.js';
 
 /** The part of a response the header step needs: Node's `ServerResponse` fits, and so does a `Headers` wrapper. */
@@ -28,8 +28,16 @@ export function typeOfPath(path: string): string {
 
 /** A file chosen for a response, with the header values derived from it (computed once per file). */
 export interface FileFacts {
+  /** The file whose bytes are sent: a sidecar (`app.js.br`) when `encoding` is set. */
   readonly path: string;
+  /** The file as requested (`app.js`): what `setHeaders` is told, and what names the `Content-Type`. */
+  readonly original: string;
+  /** Of the file sent. */
   readonly stat: Stats;
+  /** The `Content-Encoding` of a sidecar; undefined for the file itself. */
+  readonly encoding: string | undefined;
+  /** The file has a sidecar, so its responses depend on `Accept-Encoding`. */
+  readonly vary: boolean;
   /** Undefined when the `etag` option is off. */
   readonly etag: string | undefined;
   /** Undefined when the `lastModified` option is off. */
@@ -37,13 +45,34 @@ export interface FileFacts {
   readonly type: string;
 }
 
-export function describeFile(config: Config, path: string, stat: Stats): FileFacts {
+/** How a described file relates to the one requested: itself (no sidecar, or one not taken), or a sidecar. */
+export interface Variant {
+  readonly original: string;
+  readonly encoding: string | undefined;
+  readonly vary: boolean;
+}
+
+/**
+ * The facts of `path`. A sidecar's ETag is its own (RFC 9110 section 8.8.3: each representation has its own)
+ * and carries its coding, so it can never equal the plain file's even when size and time coincide.
+ */
+export function describeFile(config: Config, path: string, stat: Stats, variant?: Variant): FileFacts {
+  const encoding = variant?.encoding;
+  const original = variant === undefined ? path : variant.original;
+  let tag: string | undefined;
+  if (config.etag) {
+    tag = etag(stat);
+    if (encoding !== undefined) tag = `${tag.slice(0, -1)}-${encoding}"`;
+  }
   return {
     path,
+    original,
     stat,
-    etag: config.etag ? etag(stat) : undefined,
+    encoding,
+    vary: variant?.vary === true,
+    etag: tag,
     lastModified: config.lastModified ? stat.mtime.toUTCString() : undefined,
-    type: typeOfPath(path),
+    type: typeOfPath(original),
   };
 }
 
@@ -61,6 +90,9 @@ export function applyFileHeaders(config: Config, target: HeaderTarget, facts: Fi
   }
   if (facts.etag !== undefined && presetHeader(target, 'ETag') === undefined) target.setHeader('ETag', facts.etag);
   if (presetHeader(target, 'Content-Type') === undefined) target.setHeader('Content-Type', facts.type);
+  // The bytes are encoded whatever a hook said; caches must key the response on Accept-Encoding.
+  if (facts.encoding !== undefined) target.setHeader('Content-Encoding', facts.encoding);
+  if (facts.vary) vary(target as Parameters<typeof vary>[0], 'Accept-Encoding');
 }
 
 /**

@@ -1,10 +1,11 @@
-import { close, fstat, read, type Stats } from 'node:fs';
+import { close, fstat, read, stat, type Stats } from 'node:fs';
 import { type CacheEntry, LookupCache } from './cache.js';
+import type { EncodingChoice } from './encoding.js';
 import { fsError, httpError, type StaticError } from './errors.js';
-import { probeOnThread, statOnThread } from './file-thread.js';
-import { describeFile, type FileFacts } from './headers.js';
-import { ignore, locate, openCandidate, type Probe } from './open.js';
-import type { Config } from './options.js';
+import { probeOnThread, probeWithSidecars, statOnThread } from './file-thread.js';
+import { describeFile, type FileFacts, type Variant } from './headers.js';
+import { ignore, locate, openCandidate, type Located, type Probe } from './open.js';
+import type { Config, Sidecar } from './options.js';
 import { dotfileStatus } from './policy.js';
 import { resolvePath } from './resolve.js';
 
@@ -21,11 +22,12 @@ export type Outcome =
 /**
  * Looks a pathname up. With `bodyless` (HEAD, or a conditional request likely to be a 304), a file may be
  * found by `stat` alone and come back as `metadata`; `open` then turns it into a descriptor if a body is
- * needed after all.
+ * needed after all. `encodings` is what the request's `Accept-Encoding` prefers (see encoding.ts): a fresh
+ * sidecar it names is described in place of the file.
  */
 export interface Lookup {
-  find(pathname: string, bodyless: boolean, done: (outcome: Outcome) => void): void;
-  open(path: string, done: (outcome: Outcome) => void): void;
+  find(pathname: string, bodyless: boolean, encodings: EncodingChoice, done: (outcome: Outcome) => void): void;
+  open(facts: FileFacts, done: (outcome: Outcome) => void): void;
 }
 
 /**
@@ -41,9 +43,16 @@ export function createLookup(config: Config): Lookup {
   // The guard inspects the descriptor and the cache re-checks it after reading, so both keep to the
   // descriptor path through libuv.
   const plain = guard === undefined && cache === undefined;
-  const openProbe: Probe = plain ? probeOnThread : (path, done) => openCandidate(path, guard, done);
+  const sidecarMask = config.sidecarMask;
+  const guardedOpen: Probe = (path, done) => openCandidate(path, guard, done);
+  /** Probes for the file asked for: on the file thread, they look for its sidecars in the same hop. */
+  const openProbe: Probe = plain ? probeWithSidecars(false, sidecarMask) : guardedOpen;
+  const statProbe: Probe = probeWithSidecars(true, sidecarMask);
+  /** Probes for a sidecar itself, or a file opened again. */
+  const openOnly: Probe = plain ? probeOnThread : guardedOpen;
 
-  function fromDisk(pathname: string, bodyless: boolean, done: (outcome: Outcome) => void): void {
+  function fromDisk(pathname: string, bodyless: boolean, encodings: EncodingChoice, done: (outcome: Outcome) => void): void {
+    const key = cacheKey(pathname, encodings);
     const resolved = resolvePath(config.root, pathname);
     if (resolved.kind === 'refused') {
       done({ kind: 'error', error: httpError(resolved.status) });
@@ -55,37 +64,80 @@ export function createLookup(config: Config): Lookup {
       return;
     }
     const trailingSlash = resolved.trailingSlash;
-    const probe = bodyless && plain ? statOnThread : openProbe;
-    locate(config, resolved.path, trailingSlash, probe, (located) => {
+    const statOnly = bodyless && plain;
+    locate(config, resolved.path, trailingSlash, statOnly ? statProbe : openProbe, (located) => {
       switch (located.kind) {
         case 'directory':
-          cache?.set(pathname, located, Date.now());
+          cache?.set(key, located, Date.now());
           done({ kind: 'directory', trailingSlash });
           return;
         case 'error':
           if (cache !== undefined && located.error.status === 404) {
             const error = located.error as StaticError & { code?: string };
-            cache.set(pathname, { kind: 'miss', status: 404, code: error.code, message: error.message }, Date.now());
+            cache.set(key, { kind: 'miss', status: 404, code: error.code, message: error.message }, Date.now());
           }
           done({ kind: 'error', error: located.error });
           return;
-        case 'file': {
-          const facts = describeFile(config, located.path, located.stat);
-          if (located.body !== undefined) {
-            done({ kind: 'memory', facts, body: located.body });
-          } else if (located.fd === -1) {
-            done({ kind: 'metadata', facts });
-          } else if (cache === undefined) {
-            done({ kind: 'descriptor', fd: located.fd, facts });
-          } else if (located.stat.size <= cache.limits.maxFileSize) {
-            fill(cache, pathname, located.fd, facts, done);
-          } else {
-            cache.set(pathname, { kind: 'path', path: located.path }, Date.now());
-            done({ kind: 'descriptor', fd: located.fd, facts });
-          }
-        }
+        case 'file':
+          if (sidecarMask === 0) settle(key, located, undefined, done);
+          else if (located.sidecars !== undefined) chooseSidecar(key, located, located.sidecars, encodings, statOnly, done);
+          else findSidecars(located.path, located.stat.mtimeMs, config.precompressed, (found) => chooseSidecar(key, located, found, encodings, statOnly, done));
       }
     });
+  }
+
+  /**
+   * Serves the first sidecar the request prefers among those found fresh beside the file, or the file itself.
+   * The sidecar is opened (or stat'ed) and judged again, by what was opened: a regular file, allowed by the
+   * symlink policy, not older than the file. Otherwise the file itself is served.
+   */
+  function chooseSidecar(
+    key: string,
+    located: Located & { kind: 'file' },
+    found: number,
+    encodings: EncodingChoice,
+    statOnly: boolean,
+    done: (outcome: Outcome) => void,
+  ): void {
+    if (found === 0) {
+      settle(key, located, undefined, done);
+      return;
+    }
+    const original = located.path;
+    const plainFile: Variant = { original, encoding: undefined, vary: true };
+    const sidecar = encodings.sidecars.find((candidate) => (found & candidate.bit) !== 0);
+    if (sidecar === undefined) {
+      settle(key, located, plainFile, done);
+      return;
+    }
+    const path = original + sidecar.suffix;
+    (statOnly ? statOnThread : openOnly)(path, (candidate) => {
+      if (candidate.kind === 'file' && candidate.stat.mtimeMs >= located.stat.mtimeMs) {
+        if (located.fd !== -1) close(located.fd, ignore);
+        const variant: Variant = { original, encoding: sidecar.encoding, vary: true };
+        settle(key, { kind: 'file', fd: candidate.fd, stat: candidate.stat, path, body: candidate.body }, variant, done);
+        return;
+      }
+      if (candidate.kind === 'file' && candidate.fd !== -1) close(candidate.fd, ignore);
+      settle(key, located, plainFile, done);
+    });
+  }
+
+  /** The outcome for the file chosen, remembered when there is a cache. */
+  function settle(key: string, located: Located & { kind: 'file' }, variant: Variant | undefined, done: (outcome: Outcome) => void): void {
+    const facts = describeFile(config, located.path, located.stat, variant);
+    if (located.body !== undefined) {
+      done({ kind: 'memory', facts, body: located.body });
+    } else if (located.fd === -1) {
+      done({ kind: 'metadata', facts });
+    } else if (cache === undefined) {
+      done({ kind: 'descriptor', fd: located.fd, facts });
+    } else if (located.stat.size <= cache.limits.maxFileSize) {
+      fill(cache, key, located.fd, facts, done);
+    } else {
+      cache.set(key, { kind: 'path', path: located.path, variant: facts }, Date.now());
+      done({ kind: 'descriptor', fd: located.fd, facts });
+    }
   }
 
   /** Reads a small file whole and remembers it, unless it changed while being read. */
@@ -111,12 +163,12 @@ export function createLookup(config: Config): Lookup {
           done({ kind: 'error', error: statError === null ? httpError(404) : fsError(statError) });
           return;
         }
-        done({ kind: 'descriptor', fd, facts: describeFile(config, facts.path, after) });
+        done({ kind: 'descriptor', fd, facts: describeFile(config, facts.path, after, facts) });
       });
     });
   }
 
-  function fromCache(entry: CacheEntry, pathname: string, done: (outcome: Outcome) => void): void {
+  function fromCache(entry: CacheEntry, pathname: string, encodings: EncodingChoice, done: (outcome: Outcome) => void): void {
     switch (entry.kind) {
       case 'memory':
         done({ kind: 'memory', facts: entry.facts, body: entry.body });
@@ -130,19 +182,20 @@ export function createLookup(config: Config): Lookup {
       case 'path':
         openCandidate(entry.path, guard, (candidate) => {
           if (candidate.kind === 'file') {
-            done({ kind: 'descriptor', fd: candidate.fd, facts: describeFile(config, entry.path, candidate.stat) });
+            done({ kind: 'descriptor', fd: candidate.fd, facts: describeFile(config, entry.path, candidate.stat, entry.variant) });
           } else {
-            cache?.delete(pathname);
-            fromDisk(pathname, false, done);
+            cache?.delete(cacheKey(pathname, encodings));
+            fromDisk(pathname, false, encodings, done);
           }
         });
     }
   }
 
-  function open(path: string, done: (outcome: Outcome) => void): void {
-    openProbe(path, (candidate) => {
+  function open(described: FileFacts, done: (outcome: Outcome) => void): void {
+    const path = described.path;
+    openOnly(path, (candidate) => {
       if (candidate.kind === 'file') {
-        const facts = describeFile(config, path, candidate.stat);
+        const facts = describeFile(config, path, candidate.stat, described);
         done(candidate.body === undefined ? { kind: 'descriptor', fd: candidate.fd, facts } : { kind: 'memory', facts, body: candidate.body });
       } else {
         done({ kind: 'error', error: candidate.kind === 'error' ? fsError(candidate.error) : httpError(404) });
@@ -152,13 +205,33 @@ export function createLookup(config: Config): Lookup {
 
   if (cache === undefined) return { find: fromDisk, open };
   return {
-    find(pathname, bodyless, done) {
-      const entry = cache.get(pathname, Date.now());
-      if (entry === undefined) fromDisk(pathname, bodyless, done);
-      else fromCache(entry, pathname, done);
+    find(pathname, bodyless, encodings, done) {
+      const entry = cache.get(cacheKey(pathname, encodings), Date.now());
+      if (entry === undefined) fromDisk(pathname, bodyless, encodings, done);
+      else fromCache(entry, pathname, encodings, done);
     },
     open,
   };
+}
+
+/** Requests that prefer different sidecars are remembered apart; one that prefers none, under the pathname. */
+function cacheKey(pathname: string, encodings: EncodingChoice): string {
+  return encodings.key === '' ? pathname : `${pathname}\0${encodings.key}`;
+}
+
+/**
+ * Which of `sidecars` sit beside the file as regular files at least as new as it (`mtimeMs`), through libuv:
+ * what the file thread reports when it made the probe. One that cannot be stat'ed is not there.
+ */
+function findSidecars(path: string, mtimeMs: number, sidecars: readonly Sidecar[], done: (found: number) => void): void {
+  let pending = sidecars.length;
+  let found = 0;
+  for (const sidecar of sidecars) {
+    stat(path + sidecar.suffix, (error, stats) => {
+      if (error === null && stats.isFile() && stats.mtimeMs >= mtimeMs) found |= sidecar.bit;
+      if (--pending === 0) done(found);
+    });
+  }
 }
 
 /** Same inode, size and times: the bytes read belong to the stat taken before. */

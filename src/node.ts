@@ -1,15 +1,26 @@
 import { close, read, type Stats } from 'node:fs';
-import { ServerResponse, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import { evaluatePreconditions, type Validators } from './conditional.js';
-import { escapeHtml, parseUrl } from './deps.js';
-import { httpError, type StaticError } from './errors.js';
-import { applyFileHeaders, headerString, presetHeader, removeContentHeaders, type FileFacts } from './headers.js';
+import { parseUrl } from './deps.js';
+import { createEncodingChooser } from './encoding.js';
+import { asHttpError, httpError, type StaticError } from './errors.js';
+import { headerString, type FileFacts } from './headers.js';
 import { createLookup, type Outcome } from './lookup.js';
 import { ignore, ONE_READ_LIMIT } from './open.js';
 import type { Config } from './options.js';
-import { ALLOWED_METHODS, directoryLocation, isReadMethod } from './policy.js';
-import { contentRange, evaluateRange } from './range.js';
+import { directoryLocation, isReadMethod } from './policy.js';
+import {
+  decideFile,
+  errorPage,
+  fallsThrough,
+  isCachable,
+  isConditional,
+  METHOD_NOT_ALLOWED,
+  redirectPage,
+  wouldSendBody,
+  type FileDecision,
+  type Page,
+} from './respond.js';
 import { RUNTIME_IS_NODE } from './runtime.js';
 import { canonicalPathname } from './resolve.js';
 
@@ -39,79 +50,48 @@ const STREAM_CHUNK_SIZE = 64 * 1024;
 /** A body up to this size is read with one `read(2)` (100 KB: 1.15x -> 1.4x serve-static). */
 const WHOLE_BODY_LIMIT = 256 * 1024;
 
-/** The part of the file to send once headers and preconditions have been dealt with. */
-interface Slice {
-  readonly start: number;
-  readonly length: number;
-}
-
 /** Creates the Connect/Express door on the core steps. */
 export function createNodeMiddleware<Res extends ServerResponse>(config: Config): StaticMiddleware<Res> {
   const setHeaders = config.setHeaders as ((res: Res, path: string, stat: Stats) => void) | undefined;
   const lookup = createLookup(config);
+  const chooseEncodings = createEncodingChooser(config);
 
   /** A miss or refusal before a file was chosen falls through; anything after it, or a 5xx, is an error. */
   function fail(req: IncomingMessage, res: Res, next: NextFunction | undefined, error: StaticError, fileChosen: boolean): void {
-    if (next === undefined) {
-      respondWithError(req, res, error);
-    } else if (fileChosen || !config.fallthrough || !(error.status < 500)) {
-      next(error);
-    } else {
-      next();
-    }
+    if (next === undefined) respondWithError(req, res, error);
+    else if (fallsThrough(config, error, fileChosen)) next();
+    else next(error);
   }
 
   /**
-   * Headers, then preconditions (304/412), then Range (206/416), in send's order. Returns the slice to send,
-   * or undefined when the response has been dealt with.
+   * The hook, then the core's decision (headers, 304/412, 206/416). Returns the bytes to send, or undefined
+   * when the response has been dealt with.
    */
-  function prepare(req: IncomingMessage, res: Res, next: NextFunction | undefined, facts: FileFacts): Slice | undefined {
+  function prepare(req: IncomingMessage, res: Res, next: NextFunction | undefined, facts: FileFacts): FileDecision & { kind: 'body' } | undefined {
     if (res.headersSent) {
       fail(req, res, next, httpError(500), true);
       return undefined;
     }
+    let decision: FileDecision;
     try {
-      if (setHeaders !== undefined) setHeaders(res, facts.path, facts.stat);
-      applyFileHeaders(config, res, facts);
+      if (setHeaders !== undefined) setHeaders(res, facts.original, facts.stat);
+      decision = decideFile(config, req.headers, res, facts, isCachable(res.statusCode));
     } catch (error) {
       fail(req, res, next, asHttpError(error), true);
       return undefined;
     }
-
-    const headers = req.headers;
-    const validators = responseValidators(res, facts);
-    const precondition = evaluatePreconditions(headers, validators, isCachable(res.statusCode));
-    if (precondition === 'failed') {
-      fail(req, res, next, httpError(412), true);
-      return undefined;
-    }
-    if (precondition === 'not-modified') {
-      removeContentHeaders(res);
-      res.statusCode = 304;
-      res.end();
-      return undefined;
-    }
-
-    const size = facts.stat.size;
-    let start = 0;
-    let length = size;
-    if (config.acceptRanges && headers.range !== undefined) {
-      const range = evaluateRange(headers.range, headerString(headers['if-range']), size, validators);
-      if (range.kind === 'unsatisfiable') {
-        const value = contentRange(size);
-        res.setHeader('Content-Range', value);
-        fail(req, res, next, httpError(416, { 'Content-Range': value }), true);
+    switch (decision.kind) {
+      case 'error':
+        fail(req, res, next, decision.error, true);
         return undefined;
-      }
-      if (range.kind === 'partial') {
-        res.statusCode = 206;
-        res.setHeader('Content-Range', contentRange(size, range.start, range.end));
-        start = range.start;
-        length = range.end - range.start + 1;
-      }
+      case 'not-modified':
+        res.statusCode = 304;
+        res.end();
+        return undefined;
+      case 'body':
+        if (decision.status === 206) res.statusCode = 206;
+        return decision;
     }
-    res.setHeader('Content-Length', length);
-    return { start, length };
   }
 
   const serveStatic: StaticMiddleware<Res> = (req, res, next) => {
@@ -120,10 +100,7 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
         next();
         return;
       }
-      res.statusCode = 405;
-      res.setHeader('Allow', ALLOWED_METHODS);
-      res.setHeader('Content-Length', '0');
-      res.end();
+      writePage(req, res, METHOD_NOT_ALLOWED);
       return;
     }
 
@@ -150,8 +127,10 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
 
     // HEAD never needs the bytes, and a conditional GET usually ends in a 304: a stat is enough for those,
     // unless a setHeaders hook could change the validators.
-    const bodyless = req.method === 'HEAD' || (setHeaders === undefined && isConditional(req.headers));
-    lookup.find(pathname, bodyless, (outcome) => respond(req, res, next, outcome));
+    const headers = req.headers;
+    const bodyless = req.method === 'HEAD' || (setHeaders === undefined && isConditional(headers));
+    const encodings = chooseEncodings(headerString(headers['accept-encoding']));
+    lookup.find(pathname, bodyless, encodings, (outcome) => respond(req, res, next, outcome));
   };
 
   function respond(req: IncomingMessage, res: Res, next: NextFunction | undefined, outcome: Outcome): void {
@@ -165,9 +144,9 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
         return;
       }
       case 'metadata': {
-        if (req.method !== 'HEAD' && wouldSendBody(req, res, outcome.facts)) {
+        if (req.method !== 'HEAD' && wouldSendBody(req.headers, res, outcome.facts, isCachable(res.statusCode))) {
           // Not a 304 or 412 after all: open the file and describe what was opened.
-          lookup.open(outcome.facts.path, (opened) => respond(req, res, next, opened));
+          lookup.open(outcome.facts, (opened) => respond(req, res, next, opened));
           return;
         }
         const slice = prepare(req, res, next, outcome.facts);
@@ -203,39 +182,7 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
     }
   }
 
-  /** What `prepare` will decide for a conditional request, told from the facts before any header is set. */
-  function wouldSendBody(req: IncomingMessage, res: Res, facts: FileFacts): boolean {
-    return evaluatePreconditions(req.headers, responseValidators(res, facts), isCachable(res.statusCode)) === 'send';
-  }
-
   return serveStatic;
-}
-
-/**
- * The validators the response carries or will carry: a header already set (by `setHeaders` or earlier
- * middleware) wins over the file's own, by `applyFileHeaders`' rule, so a prediction made before the headers
- * are applied is the decision made after.
- */
-function responseValidators(res: ServerResponse, facts: FileFacts): Validators {
-  return {
-    etag: presetHeader(res, 'ETag') ?? facts.etag,
-    lastModified: presetHeader(res, 'Last-Modified') ?? facts.lastModified,
-  };
-}
-
-/** Only a success or a 304 may become a 304 (send's rule). */
-function isCachable(statusCode: number): boolean {
-  return (statusCode >= 200 && statusCode < 300) || statusCode === 304;
-}
-
-/** Request headers that can turn a GET into a 304 or a 412. */
-function isConditional(headers: IncomingMessage['headers']): boolean {
-  return (
-    headers['if-none-match'] !== undefined ||
-    headers['if-modified-since'] !== undefined ||
-    headers['if-match'] !== undefined ||
-    headers['if-unmodified-since'] !== undefined
-  );
 }
 
 /** A body that fits one read: read it, close, send it with `res.end` (no stream machinery). */
@@ -255,7 +202,7 @@ function originalPathname(req: IncomingMessage): string {
 
 function redirectToDirectory(req: IncomingMessage, res: ServerResponse): void {
   const original = parseUrl.original(req);
-  redirect(res, directoryLocation(original?.pathname ?? '', original?.search, original?.hash));
+  writePage(req, res, redirectPage(directoryLocation(original?.pathname ?? '', original?.search, original?.hash)));
 }
 
 /**
@@ -269,20 +216,8 @@ function redirectToCanonical(req: IncomingMessage, res: ServerResponse, pathname
   if (!originalPath.endsWith(pathname)) return false;
   const prefix = originalPath.slice(0, originalPath.length - pathname.length);
   const target = prefix === '' ? canonical : `${prefix.replace(/\/+$/, '')}${canonical}`;
-  redirect(res, directoryLocation(target, original?.search, original?.hash, false));
+  writePage(req, res, redirectPage(directoryLocation(target, original?.search, original?.hash, false)));
   return true;
-}
-
-/** A 301 with serve-static's small HTML body. */
-function redirect(res: ServerResponse, location: string): void {
-  const body = htmlDocument('Redirecting', `Redirecting to ${escapeHtml(location)}`);
-  res.statusCode = 301;
-  res.setHeader('Content-Type', 'text/html; charset=UTF-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.setHeader('Content-Security-Policy', "default-src 'none'");
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Location', location);
-  res.end(body);
 }
 
 /** The answer when there is no `next` to hand the error to (plain `node:http`). */
@@ -292,22 +227,13 @@ function respondWithError(req: IncomingMessage, res: ServerResponse, error: Stat
     return;
   }
   for (const name of res.getHeaderNames()) res.removeHeader(name);
-  if (error.headers !== undefined) {
-    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-  }
-  const status = error.status;
-  // An fs error's message names a server path: only exposed (client) errors show their own message.
-  const body = htmlDocument('Error', escapeHtml(error.expose ? error.message : (STATUS_CODES[status] ?? String(status))));
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'text/html; charset=UTF-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.setHeader('Content-Security-Policy', "default-src 'none'");
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.end(req.method === 'HEAD' ? undefined : body);
+  writePage(req, res, errorPage(error));
 }
 
-function htmlDocument(title: string, body: string): string {
-  return `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>${title}</title>\n</head>\n<body>\n<pre>${body}</pre>\n</body>\n</html>\n`;
+function writePage(req: IncomingMessage, res: ServerResponse, page: Page): void {
+  res.statusCode = page.status;
+  for (const name in page.headers) res.setHeader(name, page.headers[name] as string);
+  res.end(req.method === 'HEAD' || page.body === '' ? undefined : page.body);
 }
 
 /**
@@ -441,14 +367,4 @@ function responseGone(req: IncomingMessage, res: ServerResponse): boolean {
   if (stream !== undefined && stream !== null && stream.destroyed === true) return true;
   const socket = req.socket as { destroyed?: unknown } | null | undefined;
   return socket !== undefined && socket !== null && socket.destroyed === true;
-}
-
-function asHttpError(error: unknown): StaticError {
-  if (error instanceof Error) {
-    const status = (error as { status?: unknown }).status;
-    if (typeof status === 'number' && status >= 400 && status < 600) return error as StaticError;
-  }
-  const wrapped = httpError(500);
-  (wrapped as { cause?: unknown }).cause = error;
-  return wrapped;
 }

@@ -9,7 +9,14 @@ import type { SymlinkGuard } from './symlinks.js';
  * except that `fd` is -1 when the path was only stat'ed, or read whole into `body`.
  */
 export type Located =
-  | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats; readonly path: string; readonly body?: Buffer | undefined }
+  | {
+      readonly kind: 'file';
+      readonly fd: number;
+      readonly stat: Stats;
+      readonly path: string;
+      readonly body?: Buffer | undefined;
+      readonly sidecars?: number | undefined;
+    }
   | { readonly kind: 'directory' }
   | { readonly kind: 'error'; readonly error: StaticError };
 
@@ -27,7 +34,14 @@ export const ONE_READ_LIMIT = 64 * 1024;
  * was read whole into `body` (by the file thread) and closed already.
  */
 export type Candidate =
-  | { readonly kind: 'file'; readonly fd: number; readonly stat: Stats; readonly body?: Buffer }
+  | {
+      readonly kind: 'file';
+      readonly fd: number;
+      readonly stat: Stats;
+      readonly body?: Buffer;
+      /** The fresh sidecars found beside it (a mask of `SIDECARS` bits), when the probe looked. */
+      readonly sidecars?: number;
+    }
   | { readonly kind: 'directory' }
   | { readonly kind: 'other' }
   | { readonly kind: 'error'; readonly error: NodeJS.ErrnoException };
@@ -108,7 +122,7 @@ export function locate(
   probe(path, (candidate) => {
     switch (candidate.kind) {
       case 'file':
-        done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path, body: candidate.body });
+        done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path, body: candidate.body, sidecars: candidate.sidecars });
         return;
       case 'directory':
         done(DIRECTORY);
@@ -154,7 +168,7 @@ function tryEach(
   const path = asChild ? join(base, name) : base + name;
   probe(path, (candidate) => {
     if (candidate.kind === 'file') {
-      done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path, body: candidate.body });
+      done({ kind: 'file', fd: candidate.fd, stat: candidate.stat, path, body: candidate.body, sidecars: candidate.sidecars });
     } else if (candidate.kind === 'error' && !isAbsent(candidate.error)) {
       // EMFILE, EACCES, EIO...: this candidate exists or may exist. Moving on would serve a different file
       // (`about.htm` for `/about` while `about.html` is merely unreadable for a moment).

@@ -9,6 +9,23 @@ import { createSymlinkGuard, type SymlinkGuard, type SymlinkPolicy } from './sym
 /** How files and directories whose name begins with a dot are treated. */
 export type DotfilesMode = 'allow' | 'deny' | 'ignore';
 
+/** A content coding whose precompressed copy (`file.br`, `file.zst`, `file.gz`) may be served in place of a file. */
+export type PrecompressedEncoding = 'br' | 'zstd' | 'gzip';
+
+/** A configured sidecar: its coding, the suffix of its file, and its bit in a mask of sidecars found. */
+export interface Sidecar {
+  readonly encoding: PrecompressedEncoding;
+  readonly suffix: string;
+  readonly bit: number;
+}
+
+/** The bit of each coding is fixed (the file thread reports what it found as a mask). */
+export const SIDECARS: Readonly<Record<PrecompressedEncoding, Sidecar>> = Object.freeze({
+  br: Object.freeze({ encoding: 'br', suffix: '.br', bit: 1 }),
+  zstd: Object.freeze({ encoding: 'zstd', suffix: '.zst', bit: 2 }),
+  gzip: Object.freeze({ encoding: 'gzip', suffix: '.gz', bit: 4 }),
+});
+
 /** Called for every file about to be served, before the default headers are set, so the headers it sets win. */
 export type SetHeaders<Res extends ServerResponse = ServerResponse> = (res: Res, path: string, stat: Stats) => void;
 
@@ -112,6 +129,18 @@ export interface ServeStaticOptions<Res extends ServerResponse = ServerResponse>
    */
   canonicalPaths?: boolean | undefined;
   /**
+   * Serve a precompressed copy made at build time (`app.js.br`, `app.js.zst`, `app.js.gz` beside `app.js`)
+   * to clients whose `Accept-Encoding` takes it. `true` means `['br', 'gzip']`; a list gives the codings
+   * offered, in the server's order of preference (the client's q-values decide first). A copy is served only
+   * when it is a regular file at least as new as the file itself: a copy left over from an older build is
+   * never sent. It goes out with `Content-Encoding`, the file's `Content-Type`, its own length and ETag, and
+   * every response for a file that has a copy says `Vary: Accept-Encoding`. Off by default (as serve-static).
+   * @default false
+   * @example { precompressed: true }
+   * @example { precompressed: ['zstd', 'br', 'gzip'] }
+   */
+  precompressed?: boolean | readonly PrecompressedEncoding[] | undefined;
+  /**
    * Redirect (301) a directory requested without its trailing slash to the same path with one.
    * @default true
    * @example { redirect: false }
@@ -183,6 +212,10 @@ export interface Config {
   readonly canonicalPaths: boolean;
   /** The `symlinks` policy as a check; undefined under `follow`. */
   readonly symlinkGuard: SymlinkGuard | undefined;
+  /** Sidecars offered, in the server's order of preference; empty when `precompressed` is off. */
+  readonly precompressed: readonly Sidecar[];
+  /** The bits of `precompressed`, or'ed: which sidecars a lookup looks for. */
+  readonly sidecarMask: number;
 }
 
 const DEFAULT_CACHE: CacheLimits = Object.freeze({
@@ -219,6 +252,7 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     throw new TypeError('symlinks option must be "follow", "within-root", or "deny"');
   }
   const resolvedRoot = resolve(root);
+  const precompressed = sidecarsOf(opts.precompressed);
 
   const maxAgeSeconds = Math.floor(parseMaxAge(opts.maxAge || opts.maxage || 0) / 1000);
   const immutable = flag(opts.immutable, false);
@@ -240,7 +274,25 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     cache: cacheLimits(opts.cache),
     canonicalPaths: opts.canonicalPaths === true,
     symlinkGuard: createSymlinkGuard(resolvedRoot, symlinks),
+    precompressed,
+    sidecarMask: precompressed.reduce((mask, sidecar) => mask | sidecar.bit, 0),
   });
+}
+
+const PRECOMPRESSED_MESSAGE = 'precompressed option must be true, false, or a list drawn from "br", "zstd" and "gzip"';
+
+function sidecarsOf(value: unknown): readonly Sidecar[] {
+  if (value === undefined || value === null || value === false) return Object.freeze([]);
+  if (value === true) return Object.freeze([SIDECARS.br, SIDECARS.gzip]);
+  if (!Array.isArray(value)) throw new TypeError(PRECOMPRESSED_MESSAGE);
+  const list: Sidecar[] = [];
+  for (const item of value as unknown[]) {
+    if (typeof item !== 'string' || !Object.hasOwn(SIDECARS, item)) throw new TypeError(PRECOMPRESSED_MESSAGE);
+    const sidecar = SIDECARS[item as PrecompressedEncoding];
+    if (list.includes(sidecar)) throw new TypeError(`precompressed option lists "${item}" twice`);
+    list.push(sidecar);
+  }
+  return Object.freeze(list);
 }
 
 /**

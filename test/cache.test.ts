@@ -33,7 +33,7 @@ describe('LookupCache', () => {
 
   it('keeps the bytes held under maxBytes', () => {
     const cache = new LookupCache({ ...limits, maxEntries: 100, maxBytes: 5000 });
-    const facts = { path: '/x', stat: statSync(join(FIXTURES, 'todo.txt')), etag: undefined, lastModified: undefined, type: 'x' };
+    const facts = { path: '/x', original: '/x', stat: statSync(join(FIXTURES, 'todo.txt')), encoding: undefined, vary: false, etag: undefined, lastModified: undefined, type: 'x' };
     for (let i = 0; i < 10; i++) cache.set(`/f${i}`, { kind: 'memory', facts, body: Buffer.alloc(1000) }, 0);
     expect(cache.size.bytes).toBeLessThanOrEqual(5000);
     expect(cache.size.entries).toBeGreaterThan(0);
@@ -51,7 +51,7 @@ describe('LookupCache', () => {
 
   it('does not hold an entry larger than maxBytes', () => {
     const cache = new LookupCache({ ...limits, maxBytes: 500 });
-    const facts = { path: '/x', stat: statSync(join(FIXTURES, 'todo.txt')), etag: undefined, lastModified: undefined, type: 'x' };
+    const facts = { path: '/x', original: '/x', stat: statSync(join(FIXTURES, 'todo.txt')), encoding: undefined, vary: false, etag: undefined, lastModified: undefined, type: 'x' };
     cache.set('/big', { kind: 'memory', facts, body: Buffer.alloc(1000) }, 0);
     expect(cache.get('/big', 1)).toBeUndefined();
   });
