@@ -76,7 +76,8 @@ writeAtomically(
 // process never holds two copies of it: \`import\` and \`require\` get the same function and the same state.
 import serveStatic from './esm-bridge.cjs';
 
-export { serveStatic, serveStatic as default };
+const { serveStaticFetch } = serveStatic;
+export { serveStatic, serveStaticFetch, serveStatic as default };
 `,
 );
 
@@ -123,15 +124,21 @@ const cjsIndex = esmIndex
     return missing.length === 0 ? '' : `import type { ${missing.join(', ')} } from '${from}';\n`;
   })
   .replace(/^export declare function serveStatic\b/m, 'declare function serveStatic')
+  .replace(/^export declare function serveStaticFetch\b/m, 'declare function serveStaticFetch')
   .replace(/^export default serveStatic;\n/m, '');
 const leftover = cjsIndex.split('\n').filter((line) => /^export\b/.test(line));
-if (leftover.length > 0 || !/^declare function serveStatic\b/m.test(cjsIndex) || typeNames.length === 0) {
+if (
+  leftover.length > 0 ||
+  !/^declare function serveStatic\b/m.test(cjsIndex) ||
+  !/^declare function serveStaticFetch\b/m.test(cjsIndex) ||
+  typeNames.length === 0
+) {
   throw new Error(`scripts/build.mjs: dist/index.d.ts has exports index.d.cts cannot express:\n${leftover.join('\n')}`);
 }
 writeAtomically(
   join(DIST, 'index.d.cts'),
   `${cjsIndex}declare namespace serveStatic {
-    export { serveStatic, serveStatic as default };
+    export { serveStatic, serveStaticFetch, serveStatic as default };
     export type { ${typeNames.join(', ')} };
 }
 export = serveStatic;
