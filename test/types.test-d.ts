@@ -9,11 +9,17 @@ import type { Stats } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextHandleFunction } from 'connect';
 import express, { type RequestHandler, type Response } from 'express';
+import { Hono, type MiddlewareHandler } from 'hono';
 import referenceServeStatic from 'serve-static';
 import { describe, expectTypeOf, it } from 'vitest';
 import serveStatic, {
   serveStatic as named,
+  serveStaticFetch,
   type DotfilesMode,
+  type FetchHandler,
+  type FetchSetHeaders,
+  type PrecompressedEncoding,
+  type ServeStaticFetchOptions,
   type ServeStaticOptions,
   type SetHeaders,
   type StaticMiddleware,
@@ -136,5 +142,29 @@ describe('options', () => {
     serveStatic(42);
     // @ts-expect-error root is a string, not a URL
     serveStatic(new URL('file:///srv/www'));
+  });
+});
+
+describe('the fetch door', () => {
+  it('is (Request) => Promise<Response | undefined>', () => {
+    expectTypeOf(serveStaticFetch('x')).toEqualTypeOf<FetchHandler>();
+    expectTypeOf<FetchHandler>().toEqualTypeOf<(request: Request) => Promise<globalThis.Response | undefined>>();
+  });
+
+  it('takes the same options, with a setHeaders that receives Headers', () => {
+    expectTypeOf<FetchSetHeaders>().parameters.toEqualTypeOf<[Headers, string, Stats]>();
+    serveStaticFetch('x', { maxAge: '1d', precompressed: ['br', 'gzip'], setHeaders: (headers, path) => headers.set('X-Path', path) });
+    // @ts-expect-error the Connect door's hook takes `res`, not Headers
+    serveStaticFetch('x', { setHeaders: (res: ServerResponse) => res.setHeader('X', '1') });
+    expectTypeOf<ServeStaticFetchOptions['precompressed']>().toEqualTypeOf<boolean | readonly PrecompressedEncoding[] | undefined>();
+    expectTypeOf<PrecompressedEncoding>().toEqualTypeOf<'br' | 'zstd' | 'gzip'>();
+    // @ts-expect-error deflate is not a coding the option serves
+    serveStatic('x', { precompressed: ['deflate'] });
+  });
+
+  it('fits a Hono middleware that falls through on undefined', () => {
+    const assets = serveStaticFetch('x');
+    const middleware: MiddlewareHandler = async (c, next) => (await assets(c.req.raw)) ?? next();
+    new Hono().use('*', middleware);
   });
 });
