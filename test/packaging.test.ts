@@ -150,7 +150,14 @@ const TS_MODES: readonly TsMode[] = [
 /** Compiled in every mode: default, named and type imports; the server it starts is requested by the test. */
 const TS_MAIN = `import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import serveStatic, { serveStatic as named, type DotfilesMode, type ServeStaticOptions, type StaticMiddleware } from 'brisk-static';
+import serveStatic, {
+  serveStatic as named,
+  serveStaticFetch,
+  type DotfilesMode,
+  type FetchHandler,
+  type ServeStaticOptions,
+  type StaticMiddleware,
+} from 'brisk-static';
 
 const dotfiles: DotfilesMode = 'ignore';
 const options: ServeStaticOptions = {
@@ -169,6 +176,11 @@ export function typeErrors(): void {
 }
 
 const files: StaticMiddleware = serveStatic(join(process.cwd(), 'public'), options);
+const viaFetch: FetchHandler = serveStaticFetch(join(process.cwd(), 'public'), {
+  setHeaders(headers: Headers, path: string) {
+    headers.set('X-Served-Name', path.slice(path.lastIndexOf('/') + 1));
+  },
+});
 const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   files(req, res, () => {
     res.statusCode = 404;
@@ -176,9 +188,14 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     res.end('app 404');
   });
 });
-server.listen(0, '127.0.0.1', () => {
+server.listen(0, '127.0.0.1', async () => {
   const address = server.address();
-  console.log(JSON.stringify({ port: typeof address === 'object' && address !== null ? address.port : -1, sameAsNamed: serveStatic === named }));
+  const fetched = await viaFetch(new Request('http://localhost/hello.txt'));
+  console.log(JSON.stringify({
+    port: typeof address === 'object' && address !== null ? address.port : -1,
+    sameAsNamed: serveStatic === named,
+    fetched: fetched === undefined ? null : [fetched.status, fetched.headers.get('x-served-name'), await fetched.text()],
+  }));
 });
 process.on('SIGTERM', () => {
   server.close();
@@ -575,6 +592,7 @@ describe.each(TS_MODES)('TypeScript, $name', (mode) => {
     await steps.tsc.get(mode.name);
     const app = await start(project(), join('out', 'main.js'));
     expect(app.info['sameAsNamed']).toBe(true);
+    expect(app.info['fetched']).toEqual([200, 'hello.txt', HELLO]);
     const base = `http://127.0.0.1:${app.info.port}`;
     const res = await get(`${base}/hello.txt`);
     expect(res.status).toBe(200);
