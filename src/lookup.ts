@@ -6,6 +6,7 @@ import { probeOnThread, probeWithSidecars, statOnThread } from './file-thread.js
 import { describeFile, type FileFacts, type Variant } from './headers.js';
 import { ignore, locate, openCandidate, type Located, type Probe } from './open.js';
 import type { Config, Sidecar } from './options.js';
+import type { SymlinkGuard } from './symlinks.js';
 import { dotfileStatus } from './policy.js';
 import { resolvePath } from './resolve.js';
 
@@ -81,7 +82,7 @@ export function createLookup(config: Config): Lookup {
         case 'file':
           if (sidecarMask === 0) settle(key, located, undefined, done);
           else if (located.sidecars !== undefined) chooseSidecar(key, located, located.sidecars, encodings, statOnly, done);
-          else findSidecars(located.path, located.stat.mtimeMs, config.precompressed, (found) => chooseSidecar(key, located, found, encodings, statOnly, done));
+          else findSidecars(located.path, located.stat.mtimeMs, config.precompressed, guard, (found) => chooseSidecar(key, located, found, encodings, statOnly, done));
       }
     });
   }
@@ -221,16 +222,32 @@ function cacheKey(pathname: string, encodings: EncodingChoice): string {
 
 /**
  * Which of `sidecars` sit beside the file as regular files at least as new as it (`mtimeMs`), through libuv:
- * what the file thread reports when it made the probe. One that cannot be stat'ed is not there.
+ * what the file thread reports when it made the probe. One that cannot be stat'ed is not there. Under a
+ * symlink policy, each is opened and judged by the guard instead, so a sidecar the policy refuses is absent
+ * for every request (no `Vary` for it), not only for those that would have been sent it.
  */
-function findSidecars(path: string, mtimeMs: number, sidecars: readonly Sidecar[], done: (found: number) => void): void {
+function findSidecars(
+  path: string,
+  mtimeMs: number,
+  sidecars: readonly Sidecar[],
+  guard: SymlinkGuard | undefined,
+  done: (found: number) => void,
+): void {
   let pending = sidecars.length;
   let found = 0;
+  const settle = (sidecar: Sidecar, fresh: boolean): void => {
+    if (fresh) found |= sidecar.bit;
+    if (--pending === 0) done(found);
+  };
   for (const sidecar of sidecars) {
-    stat(path + sidecar.suffix, (error, stats) => {
-      if (error === null && stats.isFile() && stats.mtimeMs >= mtimeMs) found |= sidecar.bit;
-      if (--pending === 0) done(found);
-    });
+    if (guard === undefined) {
+      stat(path + sidecar.suffix, (error, stats) => settle(sidecar, error === null && stats.isFile() && stats.mtimeMs >= mtimeMs));
+    } else {
+      openCandidate(path + sidecar.suffix, guard, (candidate) => {
+        if (candidate.kind === 'file') close(candidate.fd, ignore);
+        settle(sidecar, candidate.kind === 'file' && candidate.stat.mtimeMs >= mtimeMs);
+      });
+    }
   }
 }
 

@@ -1,16 +1,21 @@
+/**
+ * Serving plain files through both doors: status, Content-Type, length, validators and bytes of text and
+ * binary files, HEAD, the index file for `/`, percent-decoding of names, the query string, and a miss.
+ */
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import etag from 'etag';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, get, serve, type TestServer } from './helpers.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeDoors } from './doors.js';
+import { FIXTURES, get, type TestServer } from './helpers.js';
 
-let server: TestServer;
-beforeAll(async () => {
-  server = await serve();
-});
-afterAll(() => server.close());
+describeDoors('serving files', (door) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await door.serve();
+  });
+  afterAll(() => server.close());
 
-describe('serving files', () => {
   it('serves a text file with its type, length and validators', async () => {
     const res = await get(`${server.url}/todo.txt`);
     const stat = statSync(join(FIXTURES, 'todo.txt'));

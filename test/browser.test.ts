@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import { brotliCompressSync, constants as zlib } from 'node:zlib';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import etag from 'etag';
 import express from 'express';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response as PageResponse } from 'playwright-core';
 import referenceServeStatic from 'serve-static';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFileThread } from '../src/file-thread.js';
 import { serveStatic } from '../src/index.js';
-import { FIXTURES, tempDir } from './helpers.js';
+import { DOORS } from './doors.js';
+import { FIXTURES, tempDir, type TestServer } from './helpers.js';
 
 /**
  * A real browser against a site served by the middleware: Debian's Chromium (apt, `.ci/run`), driven by
@@ -447,6 +448,221 @@ describe('a site in Chromium (Debian chromium through playwright-core)', () => {
         if (ours) expect(startFileThread()?.answered ?? 0).toBeGreaterThan(answered);
         await settle();
         expect(warnings).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    }, 45_000);
+  });
+});
+
+const COMPRESSED_PAGE = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>not run yet</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="style.css">
+<script type="module" src="app.js"></script>
+</head>
+<body>
+<img id="logo" src="logo.png" alt="logo">
+<p id="result"></p>
+<p id="json"></p>
+<p id="done"></p>
+</body>
+</html>
+`;
+
+/** Long enough that the sidecars are real compressions worth sending (a few KiB each). */
+const COMPRESSED_STYLE = `body { color: rgb(7, 8, 9); }
+${Array.from({ length: 120 }, (_, i) => `.rule-${String(i)} { margin: ${String(i)}px; padding: ${String(i % 7)}px; }`).join('\n')}
+`;
+
+const COMPRESSED_APP = `const words = [${Array.from({ length: 300 }, (_, i) => `'word-${String(i)}'`).join(', ')}];
+document.getElementById('result').textContent = 'app ran with ' + words.length + ' words';
+document.title = 'app.js ran';
+const data = await (await fetch('data.json')).json();
+document.getElementById('json').textContent = data.value;
+await document.getElementById('logo').decode();
+document.getElementById('done').textContent = 'yes';
+`;
+
+/** A response as Chromium reported it. */
+interface Reported {
+  readonly status: number;
+  readonly headers: Promise<Record<string, string>>;
+  readonly body: Promise<Buffer | null>;
+  /** The request's headers as Chromium sent them. */
+  readonly sent: Promise<Record<string, string>>;
+}
+
+/**
+ * The same browser against a page whose JS and CSS have `.br` and `.gz` sidecars, served with
+ * `precompressed: true` through each door: Chromium gets the brotli copies, decodes them, and the page works.
+ */
+describe('precompressed sidecars in Chromium (Debian chromium through playwright-core)', () => {
+  const site = tempDir();
+  const originals: Record<string, Buffer> = {
+    'index.html': Buffer.from(COMPRESSED_PAGE),
+    'style.css': Buffer.from(COMPRESSED_STYLE),
+    'app.js': Buffer.from(COMPRESSED_APP),
+    'data.json': Buffer.from(JSON.stringify({ value: 'json without a sidecar' })),
+    'logo.png': readFileSync(join(FIXTURES, 'logo.png')),
+  };
+  const withSidecars = ['app.js', 'style.css'];
+  const withoutSidecars = ['index.html', 'data.json', 'logo.png'];
+  const sidecars: Record<string, Buffer> = {};
+  let browser: Browser;
+
+  beforeAll(async () => {
+    // Originals an hour old, sidecars a minute newer: fresh by the mtime rule, whatever the clock's resolution.
+    const time = Math.floor(Date.now() / 1000) - 3600;
+    for (const [name, bytes] of Object.entries(originals)) {
+      writeFileSync(join(site.path, name), bytes);
+      utimesSync(join(site.path, name), time, time);
+    }
+    for (const name of withSidecars) {
+      const bytes = originals[name] ?? Buffer.alloc(0);
+      sidecars[`${name}.br`] = brotliCompressSync(bytes);
+      sidecars[`${name}.gz`] = gzipSync(bytes);
+    }
+    for (const [name, bytes] of Object.entries(sidecars)) {
+      writeFileSync(join(site.path, name), bytes);
+      utimesSync(join(site.path, name), time + 60, time + 60);
+    }
+    // The same launch as the suite above.
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless=new',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    site.remove();
+  });
+
+  it('has sidecars that are smaller than their files', () => {
+    for (const name of withSidecars) {
+      expect(sidecars[`${name}.br`]?.length, name).toBeLessThan(originals[name]?.length ?? 0);
+      expect(sidecars[`${name}.gz`]?.length, name).toBeLessThan(originals[name]?.length ?? 0);
+    }
+  });
+
+  describe.each(DOORS.map((door) => [door.name, door] as const))('%s door', (_, door) => {
+    let server: TestServer;
+    beforeAll(async () => {
+      server = await door.serve(site.path, { precompressed: true });
+    });
+    afterAll(() => server.close());
+
+    /** Each response Chromium reported, by file name: its headers, its (decoded) body, the request's headers. */
+    function record(page: Page): { problems: string[]; responses: Map<string, Reported[]> } {
+      const problems: string[] = [];
+      const responses = new Map<string, Reported[]>();
+      page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+      page.on('console', (message) => {
+        if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
+      });
+      page.on('requestfailed', (request) => problems.push(`requestfailed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
+      page.on('response', (response: PageResponse) => {
+        const path = new URL(response.url()).pathname;
+        const name = path === '/' ? 'index.html' : path.slice(1);
+        const list = responses.get(name) ?? [];
+        list.push({
+          status: response.status(),
+          headers: response.allHeaders(),
+          body: response.body().catch(() => null),
+          sent: response.request().allHeaders(),
+        });
+        responses.set(name, list);
+      });
+      return { problems, responses };
+    }
+
+    it('runs the page from br sidecars; files without sidecars go out plain and without Vary', async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const { problems, responses } = record(page);
+        await page.goto(`${server.url}/`);
+        await page.waitForSelector('#done:text("yes")', { timeout: 15_000 });
+
+        expect(await page.title()).toBe('app.js ran');
+        expect(await page.textContent('#result')).toBe('app ran with 300 words');
+        expect(await page.textContent('#json')).toBe('json without a sidecar');
+        expect(await page.evaluate('getComputedStyle(document.body).color')).toBe('rgb(7, 8, 9)');
+        expect(problems).toEqual([]);
+        expect([...responses.keys()].sort()).toEqual([...withSidecars, ...withoutSidecars].sort());
+
+        for (const name of withSidecars) {
+          const [response, ...more] = responses.get(name) ?? [];
+          expect(more, name).toEqual([]);
+          expect(response?.status, name).toBe(200);
+          const sent = await response?.sent;
+          expect(sent?.['accept-encoding'], name).toContain('br');
+          const headers = (await response?.headers) ?? {};
+          expect(headers['content-encoding'], name).toBe('br');
+          expect(headers['content-length'], name).toBe(String(sidecars[`${name}.br`]?.length));
+          expect(headers['content-type'], name).toBe(name === 'app.js' ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8');
+          expect(headers['vary']?.toLowerCase().split(/\s*,\s*/), name).toContain('accept-encoding');
+          // Chromium decoded the brotli stream once, to the file itself.
+          const body = await response?.body;
+          expect(body, name).not.toBeNull();
+          expect(sha256(body ?? Buffer.alloc(0)), name).toBe(sha256(originals[name] ?? Buffer.alloc(0)));
+        }
+        for (const name of withoutSidecars) {
+          const [response, ...more] = responses.get(name) ?? [];
+          expect(more, name).toEqual([]);
+          expect(response?.status, name).toBe(200);
+          const headers = (await response?.headers) ?? {};
+          expect(headers['content-encoding'], name).toBeUndefined();
+          expect(headers['vary'], name).toBeUndefined();
+          expect(headers['content-length'], name).toBe(String(originals[name]?.length));
+          const body = await response?.body;
+          expect(body, name).not.toBeNull();
+          expect(sha256(body ?? Buffer.alloc(0)), name).toBe(sha256(originals[name] ?? Buffer.alloc(0)));
+        }
+      } finally {
+        await context.close();
+      }
+    }, 45_000);
+
+    it('revalidates the br copies on reload: 304 with Vary, by the br ETag', async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await context.newPage();
+        const { problems, responses } = record(page);
+        await page.goto(`${server.url}/`);
+        await page.waitForSelector('#done:text("yes")', { timeout: 15_000 });
+        const tags: Record<string, string | undefined> = {};
+        for (const name of withSidecars) tags[name] = (await responses.get(name)?.[0]?.headers)?.['etag'];
+        responses.clear();
+
+        await page.reload();
+        await page.waitForSelector('#done:text("yes")', { timeout: 15_000 });
+        expect(await page.title()).toBe('app.js ran');
+        expect(await page.evaluate('getComputedStyle(document.body).color')).toBe('rgb(7, 8, 9)');
+        expect(problems).toEqual([]);
+        for (const name of withSidecars) {
+          const [response, ...more] = responses.get(name) ?? [];
+          expect(more, name).toEqual([]);
+          expect(tags[name], name).toMatch(/-br"$/);
+          expect(response?.status, name).toBe(304);
+          expect((await response?.sent)?.['if-none-match'], name).toBe(tags[name]);
+          const headers = (await response?.headers) ?? {};
+          expect(headers['etag'], name).toBe(tags[name]);
+          expect(headers['vary']?.toLowerCase().split(/\s*,\s*/), name).toContain('accept-encoding');
+        }
       } finally {
         await context.close();
       }

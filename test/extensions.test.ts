@@ -1,21 +1,27 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, get, serve, type TestServer } from './helpers.js';
+/**
+ * The `extensions` option through both doors: `/about` served as `about.html`, the list tried in order, an
+ * exact match preferred, no fallback for a path with an extension or a trailing slash, off by default and
+ * with `false`, and a single string accepted.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeDoors } from './doors.js';
+import { FIXTURES, get, type TestServer } from './helpers.js';
 
-let html: TestServer;
-let ordered: TestServer;
-let none: TestServer;
-beforeAll(async () => {
-  html = await serve(FIXTURES, { extensions: ['html'] });
-  ordered = await serve(FIXTURES, { extensions: ['txt', 'html'] });
-  none = await serve(FIXTURES, { extensions: false });
-});
-afterAll(async () => {
-  await html.close();
-  await ordered.close();
-  await none.close();
-});
+describeDoors('extensions', (door) => {
+  let html: TestServer;
+  let ordered: TestServer;
+  let none: TestServer;
+  beforeAll(async () => {
+    html = await door.serve(FIXTURES, { extensions: ['html'] });
+    ordered = await door.serve(FIXTURES, { extensions: ['txt', 'html'] });
+    none = await door.serve(FIXTURES, { extensions: false });
+  });
+  afterAll(async () => {
+    await html.close();
+    await ordered.close();
+    await none.close();
+  });
 
-describe('extensions', () => {
   it('serves /about as about.html', async () => {
     const res = await get(`${html.url}/about`);
     expect(res.status).toBe(200);
@@ -61,7 +67,7 @@ describe('extensions', () => {
   });
 
   it('accepts a single string', async () => {
-    const single = await serve(FIXTURES, { extensions: 'html' });
+    const single = await door.serve(FIXTURES, { extensions: 'html' });
     try {
       const res = await get(`${single.url}/about`);
       expect(res.status).toBe(200);

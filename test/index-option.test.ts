@@ -1,19 +1,24 @@
+/**
+ * The `index` option through both doors: index.html for a directory by default, a miss for a directory
+ * without one, a custom name, a list tried in order, `false`, and a directory with an encoded name.
+ */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { FIXTURES, get, serve, type TestServer } from './helpers.js';
+import { afterAll, expect, it } from 'vitest';
+import { describeDoors, type DoorOptions } from './doors.js';
+import { FIXTURES, get, type TestServer } from './helpers.js';
 
-const started: TestServer[] = [];
-async function server(options?: Parameters<typeof serve>[1]): Promise<TestServer> {
-  const s = await serve(FIXTURES, options);
-  started.push(s);
-  return s;
-}
-afterAll(async () => {
-  for (const s of started) await s.close();
-});
+describeDoors('index', (door) => {
+  const started: TestServer[] = [];
+  async function server(options?: DoorOptions): Promise<TestServer> {
+    const s = await door.serve(FIXTURES, options);
+    started.push(s);
+    return s;
+  }
+  afterAll(async () => {
+    for (const s of started) await s.close();
+  });
 
-describe('index', () => {
   it('serves index.html for a directory by default', async () => {
     const s = await server();
     const res = await get(`${s.url}/users/`);

@@ -1,12 +1,15 @@
+/**
+ * The trailing-slash redirect: the `directoryLocation` table (once); over HTTP through both doors, the 301 with
+ * its safe HTML body, the query string kept, Locations that stay on this origin, encoding and escaping, and
+ * `redirect: false`; and, on the Connect door alone, the root of a mount.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveStatic } from '../src/index.js';
 import { directoryLocation } from '../src/policy.js';
-import { FIXTURES, get, rawRequest, serve, type TestServer } from './helpers.js';
-
-let server: TestServer;
-beforeAll(async () => {
-  server = await serve(FIXTURES);
-});
-afterAll(() => server.close());
+import { describeDoors } from './doors.js';
+import { FIXTURES, get, listen, rawRequest, type TestServer } from './helpers.js';
 
 describe('directoryLocation', () => {
   it.each([
@@ -24,7 +27,13 @@ describe('directoryLocation', () => {
   });
 });
 
-describe('trailing-slash redirect', () => {
+describeDoors('trailing-slash redirect', (door) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await door.serve(FIXTURES);
+  });
+  afterAll(() => server.close());
+
   it('redirects a directory to its trailing-slash form with a safe HTML body', async () => {
     const res = await get(`${server.url}/users`);
     expect(res.status).toBe(301);
@@ -52,14 +61,33 @@ describe('trailing-slash redirect', () => {
 
   it('never answers a Location beginning with // or /\\', async () => {
     const slashes = await rawRequest(server.port, '//evil.example/..');
-    expect(slashes.status).toBe(301);
-    expect(slashes.headers.location).toBe('/evil.example/../');
-    expect(new URL(slashes.headers.location!, 'http://site.test').origin).toBe('http://site.test');
+    if (door.name === 'node') {
+      expect(slashes.status).toBe(301);
+      expect(slashes.headers.location).toBe('/evil.example/../');
+      expect(new URL(slashes.headers.location!, 'http://site.test').origin).toBe('http://site.test');
+    } else {
+      // WHATWG parsing resolves the dot-segment before the fetch door sees the URL: `//` is the root with a
+      // trailing slash, so its index is served and there is no Location at all.
+      expect(slashes.status).toBe(200);
+      expect(slashes.headers.location).toBeUndefined();
+      expect(slashes.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(slashes.body.equals(readFileSync(join(FIXTURES, 'index.html')))).toBe(true);
+    }
     // A backslash is refused before any redirect is considered (serve-static answers `/\evil.example/../`).
+    const nextsBefore = server.nexts.length;
     const backslash = await rawRequest(server.port, '/\\evil.example/..');
-    expect(backslash.status).toBe(404);
-    expect(backslash.headers.location).toBeUndefined();
-    expect(backslash.body.toString()).toBe('fell through');
+    if (door.name === 'node') {
+      expect(backslash.status).toBe(404);
+      expect(backslash.headers.location).toBeUndefined();
+      expect(backslash.body.toString()).toBe('fell through');
+    } else {
+      // @hono/node-server refuses a backslash in the path with an empty 400 before any handler runs (had it
+      // passed, WHATWG parsing would have made it `//`, the case above).
+      expect(backslash.status).toBe(400);
+      expect(backslash.headers.location).toBeUndefined();
+      expect(backslash.body.length).toBe(0);
+      expect(server.nexts.length).toBe(nextsBefore);
+    }
   });
 
   it('encodes the Location and escapes markup in the body', async () => {
@@ -73,7 +101,7 @@ describe('trailing-slash redirect', () => {
   });
 
   it('falls through instead with redirect: false', async () => {
-    const off = await serve(FIXTURES, { redirect: false });
+    const off = await door.serve(FIXTURES, { redirect: false });
     try {
       const res = await get(`${off.url}/users`);
       expect(res.status).toBe(404);
@@ -83,10 +111,12 @@ describe('trailing-slash redirect', () => {
       await off.close();
     }
   });
+});
 
+// Connect door only: mounting under a prefix (`app.use('/static', ...)`) is Connect's and Express's; a fetch
+// handler has no mount, its caller strips nothing from the URL.
+describe('trailing-slash redirect under a mount (Connect door)', () => {
   it('redirects the root of a mount: /static to /static/', async () => {
-    const { listen } = await import('./helpers.js');
-    const { serveStatic } = await import('../src/index.js');
     const middleware = serveStatic(FIXTURES);
     // What Connect and Express do under `app.use('/static', ...)`: strip the prefix into req.url.
     const mounted = await listen((req, res) => {
