@@ -96,7 +96,7 @@ export function createFetchHandler(config: Config): FetchHandler {
       const canonical = canonicalPathname(pathname);
       if (canonical.kind === 'refused') return Promise.resolve(fail(httpError(canonical.status), false, head));
       if (canonical.kind === 'redirect') {
-        return Promise.resolve(pageResponse(redirectPage(directoryLocation(canonical.pathname, url.search, undefined, false)), head));
+        return Promise.resolve(pageResponse(redirectPage(directoryLocation(canonical.pathname, url.search, url.hash, false)), head));
       }
     }
 
@@ -182,7 +182,7 @@ export function createFetchHandler(config: Config): FetchHandler {
           }
           case 'directory':
             if (config.redirect && !outcome.trailingSlash) {
-              resolve(pageResponse(redirectPage(directoryLocation(pathname, url.search)), head));
+              resolve(pageResponse(redirectPage(directoryLocation(pathname, url.search, url.hash)), head));
             } else {
               resolve(fail(httpError(404), false, head));
             }

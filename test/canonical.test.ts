@@ -1,3 +1,11 @@
+/**
+ * `canonicalPaths`: the pure rule (`canonicalPathname`), the redirect to the canonical form through both doors,
+ * and why it exists: an Express route guard on `/admin` that `/x/../admin`, `//admin`, `/./admin` or
+ * `/%61dmin` would walk past when the static middleware serves the whole tree after it. The fetch door sees the
+ * request target after WHATWG URL parsing, which has already resolved dot segments (`/x/../admin` arrives as
+ * `/admin`): a router in front of it sees the same parsed URL, so only the forms parsing leaves alone (`//`,
+ * `%61`) are redirected there.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -5,7 +13,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic } from '../src/index.js';
 import { canonicalPathname } from '../src/resolve.js';
-import { finalHandler, listen, rawRequest, tempDir } from './helpers.js';
+import { describeDoors } from './doors.js';
+import { finalHandler, listen, rawRequest, tempDir, type RawResponse, type TestServer } from './helpers.js';
 
 describe('canonicalPathname', () => {
   it.each([
@@ -96,6 +105,92 @@ afterAll(async () => {
 
 const BYPASSES = ['/x/../admin/secret.html', '//admin/secret.html', '/./admin/secret.html', '/%61dmin/secret.html'];
 
+/** serve-static's error page, as the fetch door answers an error itself. */
+function expectErrorPage(res: RawResponse, text: string): void {
+  expect(res.headers['content-type']).toBe('text/html; charset=UTF-8');
+  expect(res.headers['content-security-policy']).toBe("default-src 'none'");
+  expect(res.body.toString()).toContain(`<pre>${text}</pre>`);
+  expect(res.body.toString()).not.toContain(dir.path);
+}
+
+describeDoors('canonicalPaths: true, the redirect itself', (door) => {
+  let lenient: TestServer;
+  let strict: TestServer;
+  beforeAll(async () => {
+    lenient = await door.serve(dir.path, { canonicalPaths: true });
+    strict = await door.serve(dir.path, { canonicalPaths: true, fallthrough: false });
+  });
+  afterAll(async () => {
+    await lenient.close();
+    await strict.close();
+  });
+
+  it('serves a canonical path as usual', async () => {
+    const res = await rawRequest(lenient.port, '/admin/secret.html');
+    expect(res.status).toBe(200);
+    expect(res.headers.location).toBeUndefined();
+    expect(res.body.toString()).toBe('TOP SECRET\n');
+  });
+
+  it.each(['//admin/secret.html', '/%61dmin/secret.html'])('redirects %s to /admin/secret.html', async (path) => {
+    const res = await rawRequest(lenient.port, path);
+    expect(res.status).toBe(301);
+    expect(res.headers.location).toBe('/admin/secret.html');
+    expect(res.body.toString()).toContain('<pre>Redirecting to /admin/secret.html</pre>');
+    expect(res.body.toString()).not.toContain('TOP SECRET');
+  });
+
+  it.each(['/x/../admin/secret.html', '/./admin/secret.html'])('redirects %s to /admin/secret.html (the fetch door sees it parsed)', async (path) => {
+    const res = await rawRequest(lenient.port, path);
+    if (door.name === 'node') {
+      expect(res.status).toBe(301);
+      expect(res.headers.location).toBe('/admin/secret.html');
+      expect(res.body.toString()).not.toContain('TOP SECRET');
+    } else {
+      // Already `/admin/secret.html` when the door (and any router before it) sees it: canonical, served.
+      expect(res.status).toBe(200);
+      expect(res.headers.location).toBeUndefined();
+      expect(res.body.toString()).toBe('TOP SECRET\n');
+    }
+  });
+
+  it('keeps the query and the fragment', async () => {
+    const res = await rawRequest(lenient.port, '//public.txt?v=1#top');
+    expect(res.status).toBe(301);
+    expect(res.headers.location).toBe('/public.txt?v=1#top');
+    const followed = await rawRequest(lenient.port, '/public.txt?v=1');
+    expect(followed.status).toBe(200);
+    expect(followed.body.toString()).toBe('public\n');
+  });
+
+  it('refuses an encoded slash (it has no canonical form): next() by default, a 400 without fallthrough', async () => {
+    const res = await rawRequest(lenient.port, '/admin%2fsecret.html');
+    expect(res.status).toBe(404);
+    expect(res.headers.location).toBeUndefined();
+    expect(res.body.toString()).toBe('fell through');
+    const hard = await rawRequest(strict.port, '/admin%2fsecret.html');
+    expect(hard.status).toBe(400);
+    expect(hard.headers.location).toBeUndefined();
+    if (door.name === 'node') expect(hard.body.toString()).toBe('BadRequestError: Bad Request');
+    else expectErrorPage(hard, 'Bad Request');
+  });
+
+  it('refuses a path that climbs above root rather than redirect it', async () => {
+    const res = await rawRequest(strict.port, '/x/../../admin/secret.html');
+    expect(res.headers.location).toBeUndefined();
+    if (door.name === 'node') {
+      expect(res.status).toBe(403);
+      expect(res.body.toString()).toBe('ForbiddenError: Forbidden');
+    } else {
+      // WHATWG parsing stops `..` at the root: the door is asked for /admin/secret.html, canonical and served.
+      expect(res.status).toBe(200);
+      expect(res.body.toString()).toBe('TOP SECRET\n');
+    }
+  });
+});
+
+// The suites below are about Express's router and mounting (`app.use('/static', ...)`) and `req.url`
+// rewriting: the Connect door's own setting.
 describe('a route guard on /admin with canonicalPaths: true', () => {
   it('guards the plain path', async () => {
     const res = await rawRequest(servers.strict!.port, '/admin/secret.html');

@@ -1,12 +1,22 @@
+/**
+ * Faults from outside the request: the process out of descriptors (EMFILE, in a child process under a low
+ * limit: a 503, never a crash, and serving resumes), and a file renamed over, deleted, truncated or grown
+ * while a slow client downloads it (through both doors: the old bytes in full, or a cut connection, never a
+ * complete response that contradicts its Content-Length; and no descriptor left open). Linux only, as the
+ * rest of the suite: descriptors are counted in /proc/self/fd.
+ */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, realpathSync, renameSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readdir, readlink } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, openDescriptorCount, serve, settledDescriptorCount, tempDir, type TestServer } from './helpers.js';
+import { describeDoors } from './doors.js';
+import { get, openDescriptorCount, settledDescriptorCount, tempDir, type TestServer } from './helpers.js';
 
-describe.skipIf(process.platform !== 'linux')('descriptor exhaustion (EMFILE) in a real server process', () => {
+// A child process whose server is built by hand, so that each door can be reached under one descriptor
+// limit: the Connect door three ways, and the fetch door behind @hono/node-server's listener.
+describe('descriptor exhaustion (EMFILE) in a real server process', () => {
   const dir = tempDir();
   /** Low enough to exhaust in a moment, high enough for Node to start. */
   const LIMIT = 256;
@@ -16,22 +26,36 @@ describe.skipIf(process.platform !== 'linux')('descriptor exhaustion (EMFILE) in
   const waiters = new Map<string, (message: { type: string; [key: string]: unknown }) => void>();
 
   /**
-   * The child serves `root` three ways: `/next/…` (default options, final handler reports `next(err)` over
-   * IPC), `/strict/…` (`fallthrough: false`) and `/bare/…` (no `next`, as on plain node:http). On `exhaust`
-   * it opens /dev/null until EMFILE, then closes `spare` of them: one for the connection it must accept,
-   * none left for the middleware's open(). On `release` it closes them all.
+   * The child serves `root` five ways: `/next/…` (default options, final handler reports `next(err)` over
+   * IPC), `/strict/…` (`fallthrough: false`), `/bare/…` (no `next`, as on plain node:http), and the fetch
+   * door as `/fetch/…` (default options) and `/fetch-strict/…`, whose misses are reported over IPC as `next`
+   * with `err: null`. On `exhaust` it opens /dev/null until EMFILE, then closes `spare` of them: one for the
+   * connection it must accept, none left for the middleware's open(). On `release` it closes them all.
+   * `@hono/node-server` is resolved from this checkout, the child's working directory.
    */
   const script = `
     import { closeSync, openSync } from 'node:fs';
     import { createServer } from 'node:http';
-    import serveStatic from ${JSON.stringify(resolve('dist/index.js'))};
+    import { getRequestListener } from '@hono/node-server';
+    import serveStatic, { serveStaticFetch } from ${JSON.stringify(resolve('dist/index.js'))};
     const root = ${JSON.stringify(dir.path)};
     const doors = { next: serveStatic(root), strict: serveStatic(root, { fallthrough: false }), bare: serveStatic(root) };
+    const fetchListener = (door, handler) => getRequestListener(async (request) => {
+      const response = await handler(request);
+      if (response !== undefined) return response;
+      process.send({ type: 'next', door, err: null });
+      return new Response('fell through', { status: 404 });
+    });
+    const fetchDoors = {
+      fetch: fetchListener('fetch', serveStaticFetch(root)),
+      'fetch-strict': fetchListener('fetch-strict', serveStaticFetch(root, { fallthrough: false })),
+    };
     let held = [];
     const server = createServer((req, res) => {
       const [, door, ...rest] = req.url.split('/');
       req.url = '/' + rest.join('/');
       if (door === 'bare') return doors.bare(req, res);
+      if (door in fetchDoors) return fetchDoors[door](req, res);
       doors[door](req, res, (err) => {
         process.send({ type: 'next', door, err: err ? { status: err.status, statusCode: err.statusCode, code: err.code, expose: err.expose } : null });
         res.statusCode = err ? err.status : 404;
@@ -69,7 +93,7 @@ describe.skipIf(process.platform !== 'linux')('descriptor exhaustion (EMFILE) in
       spawnSync('prlimit', ['--version']).status === 0
         ? ['prlimit', `--nofile=${LIMIT}:${LIMIT}`, ...node]
         : ['bash', '-c', `ulimit -n ${LIMIT} && exec "$@"`, 'bash', ...node];
-    child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    child = spawn(argv[0] as string, argv.slice(1), { cwd: resolve('.'), stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     child.on('message', (message: { type: string; [key: string]: unknown }) => {
       messages.push(message);
       const waiter = waiters.get(message.type);
@@ -132,6 +156,32 @@ describe.skipIf(process.platform !== 'linux')('descriptor exhaustion (EMFILE) in
     expect(await after.text()).toBe('still here\n');
     expect(child.exitCode).toBeNull();
     expect(messages.filter((message) => message.type === 'next' && message.door === 'bare')).toEqual([]);
+  });
+
+  it.each([
+    ['fetch', 'default options: a 5xx is an error even with fallthrough'],
+    ['fetch-strict', 'fallthrough: false'],
+  ])('/%s: the fetch door answers open() failing with EMFILE with its own 503 page (%s), and serving resumes', async (door) => {
+    const warm = await get(`${url}/${door}/file.txt`);
+    expect(warm.status).toBe(200);
+    expect(await warm.text()).toBe('still here\n');
+
+    expect((await command({ type: 'exhaust', spare: 1 }, 'exhausted')).code).toBe('EMFILE');
+    const res = await get(`${url}/${door}/file.txt`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=UTF-8');
+    const body = await res.text();
+    expect(body).toContain('<pre>Service Unavailable</pre>');
+    expect(body).not.toContain('EMFILE');
+    expect(body).not.toContain(dir.path);
+
+    await command({ type: 'release' }, 'released');
+    const after = await get(`${url}/${door}/file.txt`);
+    expect(after.status).toBe(200);
+    expect(await after.text()).toBe('still here\n');
+    expect(child.exitCode).toBeNull();
+    // The 503 is not a miss: nothing was passed on.
+    expect(messages.filter((message) => message.type === 'next' && message.door === door)).toEqual([]);
   });
 });
 
@@ -202,107 +252,109 @@ async function descriptorsOn(path: string): Promise<number> {
 
 const pause = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
-describe.skipIf(process.platform !== 'linux').each([
-  ['default options', {}],
-  ['cache: true', { cache: true }],
-] as const)('a file changing during a slow download (%s)', (_label, options) => {
-  const dir = tempDir();
-  const root = realpathSync(dir.path);
-  let server: TestServer;
-  let before: number;
-  let serial = 0;
+describeDoors('a file changing during a slow download', (door) => {
+  describe.each([
+    ['default options', {}],
+    ['cache: true', { cache: true }],
+  ] as const)('%s', (_label, options) => {
+    const dir = tempDir();
+    const root = realpathSync(dir.path);
+    let server: TestServer;
+    let before: number;
+    let serial = 0;
 
-  beforeAll(async () => {
-    writeFileSync(join(root, 'small.txt'), 'small\n');
-    server = await serve(root, options);
-  });
-  afterAll(async () => {
-    await server.close();
-    dir.remove();
-  });
-
-  /**
-   * A fresh file per test, then the slow download with `change` applied part-way: asserted to happen while
-   * the server still has the file open, i.e. before it has read the last byte.
-   */
-  async function downloadWhile(change: (path: string) => void): Promise<{ download: Download; path: string; name: string }> {
-    const name = `file-${String(++serial)}.bin`;
-    const path = join(root, name);
-    writeFileSync(path, OLD);
-    before = await openDescriptorCount();
-    let heldAtChange = 0;
-    const download = await slowDownload(`${server.url}/${name}`, async () => {
-      await pause(30);
-      heldAtChange = await descriptorsOn(path);
-      change(path);
-      await pause(30);
+    beforeAll(async () => {
+      writeFileSync(join(root, 'small.txt'), 'small\n');
+      server = await door.serve(root, options);
     });
-    expect(heldAtChange).toBe(1);
-    expect(download.status).toBe(200);
-    expect(download.contentLength).toBe(SIZE);
-    return { download, path, name };
-  }
-
-  /** The process survived and released every descriptor it used for the download. */
-  async function expectHealthy(): Promise<void> {
-    const res = await get(`${server.url}/small.txt`);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('small\n');
-    expect(await settledDescriptorCount(before)).toBeLessThanOrEqual(before);
-  }
-
-  it('replaced by an atomic rename: the download completes with the old content', async () => {
-    const replacement = Buffer.alloc(SIZE / 2, 'new content\n');
-    const { download, name } = await downloadWhile((path) => {
-      const staged = join(root, `.staged-${String(serial)}`);
-      writeFileSync(staged, replacement);
-      renameSync(staged, path);
+    afterAll(async () => {
+      await server.close();
+      dir.remove();
     });
-    expect(download.complete).toBe(true);
-    expect(download.error).toBeUndefined();
-    expect(download.body.length).toBe(SIZE);
-    expect(download.body.equals(OLD)).toBe(true);
 
-    const fresh = await get(`${server.url}/${name}`);
-    expect(fresh.status).toBe(200);
-    expect(fresh.headers.get('content-length')).toBe(String(replacement.length));
-    expect(Buffer.from(await fresh.arrayBuffer()).equals(replacement)).toBe(true);
-    await expectHealthy();
-  });
+    /**
+     * A fresh file per test, then the slow download with `change` applied part-way: asserted to happen while
+     * the server still has the file open, i.e. before it has read the last byte.
+     */
+    async function downloadWhile(change: (path: string) => void): Promise<{ download: Download; path: string; name: string }> {
+      const name = `file-${String(++serial)}.bin`;
+      const path = join(root, name);
+      writeFileSync(path, OLD);
+      before = await openDescriptorCount();
+      let heldAtChange = 0;
+      const download = await slowDownload(`${server.url}/${name}`, async () => {
+        await pause(30);
+        heldAtChange = await descriptorsOn(path);
+        change(path);
+        await pause(30);
+      });
+      expect(heldAtChange).toBe(1);
+      expect(download.status).toBe(200);
+      expect(download.contentLength).toBe(SIZE);
+      return { download, path, name };
+    }
 
-  it('deleted: the download completes with the old content', async () => {
-    const { download, name } = await downloadWhile((path) => unlinkSync(path));
-    expect(download.complete).toBe(true);
-    expect(download.body.length).toBe(SIZE);
-    expect(download.body.equals(OLD)).toBe(true);
+    /** The process survived and released every descriptor it used for the download. */
+    async function expectHealthy(): Promise<void> {
+      const res = await get(`${server.url}/small.txt`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toBe('small\n');
+      expect(await settledDescriptorCount(before)).toBeLessThanOrEqual(before);
+    }
 
-    const gone = await get(`${server.url}/${name}`);
-    expect(gone.status).toBe(404);
-    expect(await gone.text()).toBe('fell through');
-    await expectHealthy();
-  });
+    it('replaced by an atomic rename: the download completes with the old content', async () => {
+      const replacement = Buffer.alloc(SIZE / 2, 'new content\n');
+      const { download, name } = await downloadWhile((path) => {
+        const staged = join(root, `.staged-${String(serial)}`);
+        writeFileSync(staged, replacement);
+        renameSync(staged, path);
+      });
+      expect(download.complete).toBe(true);
+      expect(download.error).toBeUndefined();
+      expect(download.body.length).toBe(SIZE);
+      expect(download.body.equals(OLD)).toBe(true);
 
-  it('truncated in place: the connection is cut, never a complete response shorter than Content-Length', async () => {
-    const { download, name } = await downloadWhile((path) => truncateSync(path, 64 * 1024));
-    expect(download.complete).toBe(false);
-    expect(download.error).toBeDefined();
-    expect(download.body.length).toBeGreaterThan(0);
-    expect(download.body.length).toBeLessThan(SIZE);
-    // What did arrive is the file as it was, from the start.
-    expect(download.body.equals(OLD.subarray(0, download.body.length))).toBe(true);
+      const fresh = await get(`${server.url}/${name}`);
+      expect(fresh.status).toBe(200);
+      expect(fresh.headers.get('content-length')).toBe(String(replacement.length));
+      expect(Buffer.from(await fresh.arrayBuffer()).equals(replacement)).toBe(true);
+      await expectHealthy();
+    });
 
-    const now = await get(`${server.url}/${name}`);
-    expect(now.status).toBe(200);
-    expect(now.headers.get('content-length')).toBe(String(64 * 1024));
-    expect(Buffer.from(await now.arrayBuffer()).equals(OLD.subarray(0, 64 * 1024))).toBe(true);
-    await expectHealthy();
-  });
+    it('deleted: the download completes with the old content', async () => {
+      const { download, name } = await downloadWhile((path) => unlinkSync(path));
+      expect(download.complete).toBe(true);
+      expect(download.body.length).toBe(SIZE);
+      expect(download.body.equals(OLD)).toBe(true);
 
-  it('growing: exactly Content-Length bytes are sent, the old length', async () => {
-    const { download } = await downloadWhile((path) => appendFileSync(path, Buffer.alloc(4 * 1024 * 1024, 'more\n')));
-    expect(download.complete).toBe(true);
-    expect(download.body.length).toBe(SIZE);
-    expect(download.body.equals(OLD)).toBe(true);
-    await expectHealthy();
+      const gone = await get(`${server.url}/${name}`);
+      expect(gone.status).toBe(404);
+      expect(await gone.text()).toBe('fell through');
+      await expectHealthy();
+    });
+
+    it('truncated in place: the connection is cut, never a complete response shorter than Content-Length', async () => {
+      const { download, name } = await downloadWhile((path) => truncateSync(path, 64 * 1024));
+      expect(download.complete).toBe(false);
+      expect(download.error).toBeDefined();
+      expect(download.body.length).toBeGreaterThan(0);
+      expect(download.body.length).toBeLessThan(SIZE);
+      // What did arrive is the file as it was, from the start.
+      expect(download.body.equals(OLD.subarray(0, download.body.length))).toBe(true);
+
+      const now = await get(`${server.url}/${name}`);
+      expect(now.status).toBe(200);
+      expect(now.headers.get('content-length')).toBe(String(64 * 1024));
+      expect(Buffer.from(await now.arrayBuffer()).equals(OLD.subarray(0, 64 * 1024))).toBe(true);
+      await expectHealthy();
+    });
+
+    it('growing: exactly Content-Length bytes are sent, the old length', async () => {
+      const { download } = await downloadWhile((path) => appendFileSync(path, Buffer.alloc(4 * 1024 * 1024, 'more\n')));
+      expect(download.complete).toBe(true);
+      expect(download.body.length).toBe(SIZE);
+      expect(download.body.equals(OLD)).toBe(true);
+      await expectHealthy();
+    });
   });
 });

@@ -1,9 +1,15 @@
+/**
+ * The `symlinks` option through both doors: `follow` (serve-static's behaviour), `within-root` (links whose
+ * target stays under root) and `deny` (no links below root), for files, directories, loops, a root reached
+ * through a link of its own, links swapped while cached, and files replaced by write-then-rename. The guard's
+ * own judgement of an open descriptor is checked once, directly.
+ */
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serveStatic } from '../src/index.js';
 import { createSymlinkGuard } from '../src/symlinks.js';
-import { get, serve, tempDir, type TestServer } from './helpers.js';
+import { describeDoors } from './doors.js';
+import { get, tempDir, type TestServer } from './helpers.js';
 
 /*
  * site/                 the root
@@ -20,9 +26,8 @@ import { get, serve, tempDir, type TestServer } from './helpers.js';
  */
 const base = tempDir();
 const root = join(base.path, 'site');
-const servers: Record<string, TestServer> = {};
 
-beforeAll(async () => {
+beforeAll(() => {
   mkdirSync(join(root, 'sub'), { recursive: true });
   mkdirSync(join(base.path, 'outside'));
   mkdirSync(join(base.path, 'site-private'));
@@ -38,13 +43,8 @@ beforeAll(async () => {
   symlinkSync('loop', join(root, 'loop'));
   // The root reached through a link of its own: links in root itself are the operator's choice.
   symlinkSync('site', join(base.path, 'site-alias'));
-  for (const mode of ['follow', 'within-root', 'deny'] as const) {
-    servers[mode] = await serve(root, { symlinks: mode });
-    servers[`${mode}-alias`] = await serve(join(base.path, 'site-alias'), { symlinks: mode });
-  }
 });
-afterAll(async () => {
-  for (const server of Object.values(servers)) await server.close();
+afterAll(() => {
   base.remove();
 });
 
@@ -63,74 +63,97 @@ const TABLE: [path: string, follow: Expectation, withinRoot: Expectation, deny: 
   ['/loop', MISS, MISS, MISS],
 ];
 
-describe.each([
-  ['follow', 1],
-  ['within-root', 2],
-  ['deny', 3],
-] as const)('symlinks: %s', (mode, column) => {
-  it.each(TABLE)('%s', async (path, ...expectations) => {
-    const [status, body] = expectations[column - 1]!;
-    for (const server of [servers[mode]!, servers[`${mode}-alias`]!]) {
-      const res = await get(`${server.url}${path}`);
-      expect([path, res.status, await res.text()]).toEqual([path, status, body]);
+describeDoors('symlinks modes', (door) => {
+  const servers: Record<string, TestServer> = {};
+  beforeAll(async () => {
+    for (const mode of ['follow', 'within-root', 'deny'] as const) {
+      servers[mode] = await door.serve(root, { symlinks: mode });
+      servers[`${mode}-alias`] = await door.serve(join(base.path, 'site-alias'), { symlinks: mode });
     }
   });
-});
-
-describe('symlinked directories and redirects', () => {
-  it('redirects a linked directory inside root unless links are denied', async () => {
-    const within = await get(`${servers['within-root']!.url}/inner-dir`);
-    expect(within.status).toBe(301);
-    expect(within.headers.get('location')).toBe('/inner-dir/');
-    const denied = await get(`${servers.deny!.url}/inner-dir`);
-    expect(denied.status).toBe(404);
-    expect(denied.headers.get('location')).toBeNull();
-    expect(await denied.text()).toBe('fell through');
+  afterAll(async () => {
+    for (const server of Object.values(servers)) await server.close();
   });
 
-  it('does not reveal a directory outside root through a redirect', async () => {
-    const res = await get(`${servers['within-root']!.url}/escape-dir`);
-    expect(res.status).toBe(404);
-    expect(res.headers.get('location')).toBeNull();
+  describe.each([
+    ['follow', 1],
+    ['within-root', 2],
+    ['deny', 3],
+  ] as const)('symlinks: %s', (mode, column) => {
+    it.each(TABLE)('%s', async (path, ...expectations) => {
+      const [status, body] = expectations[column - 1]!;
+      for (const server of [servers[mode]!, servers[`${mode}-alias`]!]) {
+        const res = await get(`${server.url}${path}`);
+        expect([path, res.status, await res.text()]).toEqual([path, status, body]);
+      }
+    });
   });
 
-  it('answers a refused link with NotFoundError when fallthrough is off', async () => {
-    const strict = await serve(root, { symlinks: 'within-root', fallthrough: false });
-    try {
-      const res = await get(`${strict.url}/escape.txt`);
+  describe('symlinked directories and redirects', () => {
+    it('redirects a linked directory inside root unless links are denied', async () => {
+      const within = await get(`${servers['within-root']!.url}/inner-dir`);
+      expect(within.status).toBe(301);
+      expect(within.headers.get('location')).toBe('/inner-dir/');
+      const denied = await get(`${servers.deny!.url}/inner-dir`);
+      expect(denied.status).toBe(404);
+      expect(denied.headers.get('location')).toBeNull();
+      expect(await denied.text()).toBe('fell through');
+    });
+
+    it('does not reveal a directory outside root through a redirect', async () => {
+      const res = await get(`${servers['within-root']!.url}/escape-dir`);
       expect(res.status).toBe(404);
-      expect(await res.text()).toBe('NotFoundError: Not Found');
-    } finally {
-      await strict.close();
-    }
-  });
+      expect(res.headers.get('location')).toBeNull();
+    });
 
-  it('checks a link swapped after the first request (cache on)', async () => {
-    const cached = await serve(root, { symlinks: 'within-root', cache: { revalidateAfter: 50 } });
-    try {
-      symlinkSync('page.txt', join(root, 'swap.txt'));
-      const first = await get(`${cached.url}/swap.txt`);
-      expect(first.status).toBe(200);
-      expect(await first.text()).toBe('page\n');
-      rmSync(join(root, 'swap.txt'));
-      symlinkSync('../outside/secret.txt', join(root, 'swap.txt'));
-      await new Promise((done) => setTimeout(done, 80));
-      const second = await get(`${cached.url}/swap.txt`);
-      expect(second.status).toBe(404);
-      expect(await second.text()).toBe('fell through');
-    } finally {
-      await cached.close();
-    }
-  });
+    it('answers a refused link with NotFoundError when fallthrough is off', async () => {
+      const strict = await door.serve(root, { symlinks: 'within-root', fallthrough: false });
+      try {
+        const res = await get(`${strict.url}/escape.txt`);
+        expect(res.status).toBe(404);
+        const body = await res.text();
+        expect(body).not.toContain('secret');
+        if (door.name === 'node') {
+          expect(body).toBe('NotFoundError: Not Found');
+        } else {
+          // The fetch door answers the error itself, with serve-static's page.
+          expect(res.headers.get('content-type')).toBe('text/html; charset=UTF-8');
+          expect(body).toContain('<pre>Not Found</pre>');
+          expect(strict.nexts).toEqual([]);
+        }
+      } finally {
+        await strict.close();
+      }
+    });
 
-  it('rejects an unknown mode at factory time', () => {
-    expect(() => serveStatic(root, { symlinks: 'sometimes' as never })).toThrow(
-      new TypeError('symlinks option must be "follow", "within-root", or "deny"'),
-    );
+    it('checks a link swapped after the first request (cache on)', async () => {
+      const cached = await door.serve(root, { symlinks: 'within-root', cache: { revalidateAfter: 50 } });
+      const link = join(root, `swap-${door.name}.txt`);
+      try {
+        symlinkSync('page.txt', link);
+        const first = await get(`${cached.url}/swap-${door.name}.txt`);
+        expect(first.status).toBe(200);
+        expect(await first.text()).toBe('page\n');
+        rmSync(link);
+        symlinkSync('../outside/secret.txt', link);
+        await new Promise((done) => setTimeout(done, 80));
+        const second = await get(`${cached.url}/swap-${door.name}.txt`);
+        expect(second.status).toBe(404);
+        expect(await second.text()).toBe('fell through');
+      } finally {
+        await cached.close();
+      }
+    });
+
+    it('rejects an unknown mode at factory time', async () => {
+      await expect(door.serve(root, { symlinks: 'sometimes' as never })).rejects.toThrow(
+        new TypeError('symlinks option must be "follow", "within-root", or "deny"'),
+      );
+    });
   });
 });
 
-describe('files replaced by write-then-rename (deploys, editors)', () => {
+describe('files replaced by write-then-rename (deploys, editors): the guard', () => {
   /** Opens `path`, then renames a new file over it: the open descriptor now names a deleted file. */
   function openThenReplace(path: string): number {
     const fd = openSync(path, 'r');
@@ -175,10 +198,12 @@ describe('files replaced by write-then-rename (deploys, editors)', () => {
       dir.remove();
     }
   });
+});
 
+describeDoors('files replaced by write-then-rename, served', (door) => {
   it.each([{}, { cache: { revalidateAfter: 0 } }])('deny: GETs during renames are all served (%j)', async (extra) => {
     const dir = tempDir();
-    const server = await serve(dir.path, { symlinks: 'deny', ...extra });
+    const server = await door.serve(dir.path, { symlinks: 'deny', ...extra });
     const path = join(dir.path, 'page.txt');
     writeFileSync(path, 'version 0\n');
     let renames = 0;
