@@ -1,5 +1,6 @@
-// Turns the results (latest.json) into latest.md (tables with ratios to serve-static and to raw) and
-// ratios.svg (req/s ÷ serve-static, per scenario and server). Also runnable alone to re-render:
+// Turns the results (latest.json) into latest.md (tables with ratios to serve-static and to raw; ours' variants,
+// precompressed and the fetch door, divided by ours too) and ratios.svg (req/s ÷ serve-static, per scenario and
+// server). Also runnable alone to re-render:
 //   node bench/report.mjs [bench/results/latest.json]
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -8,7 +9,16 @@ import { fileURLToPath } from 'node:url';
 const BASE = 'serve-static';
 const NOISY = 10; // % of a core used by other processes during a timed run (see run.mjs)
 const CEILING = 'raw';
-const COLORS = ['#d62728', '#ff7f0e', '#7f7f7f', '#8c564b', '#2ca02c', '#9467bd', '#1f77b4', '#17becf', '#bcbd22', '#e377c2'];
+const COLORS = ['#d62728', '#ff7f0e', '#7f7f7f', '#8c564b', '#2ca02c', '#9467bd', '#1f77b4', '#17becf', '#bcbd22', '#e377c2', '#393b79', '#637939'];
+/** @type {Record<string, string>} */
+const SIZES = { '1k': '1 KB', '30k': '30 KB', '100k': '100 KB', '10m': '10 MB' };
+/** brisk-static with default options through the Connect door: what its variants are divided by. */
+const OURS = 'ours';
+/** Variants of ours compared with it, each with the question its ratio answers (the issue's wording). */
+const VARIANTS = [
+  { id: 'ours-precompressed', question: 'cost of precompressed: true without sidecars (vs ours)', target: 0.9 },
+  { id: 'ours-fetch', question: 'fetch door vs Connect door (vs ours)', target: undefined },
+];
 
 /** @param {number | undefined} n */
 const int = (n) => (n === undefined || !Number.isFinite(n) ? '–' : Math.round(n).toLocaleString('en-US'));
@@ -79,6 +89,8 @@ export function renderMarkdown(r) {
       out.push(`| ${s.id} | ${cells.join(' | ')} | ${int(st)} (${ratioPair(st, startup[BASE], startup[CEILING])}) |`);
     }
   }
+
+  out.push(...renderVariants(r));
 
   for (const sc of scenarios) {
     out.push('', `## ${sc.title}`, '');
@@ -206,6 +218,52 @@ export function renderMarkdown(r) {
   return `${out.join('\n')}\n`;
 }
 
+/**
+ * The variants of ours against ours, same run and root (the root has no sidecars): one line per variant for the
+ * 1 KB and 304 rows, then every scenario run. Nothing when ours or every variant is missing from the run.
+ * @param {any} r results
+ * @returns {string[]}
+ */
+export function renderVariants(r) {
+  const scenarios = (r.scenarios ?? []).filter((/** @type {any} */ sc) => sc.results[OURS] !== undefined);
+  const variants = VARIANTS.filter((v) => scenarios.some((/** @type {any} */ sc) => sc.results[v.id] !== undefined));
+  if (variants.length === 0) return [];
+  const value = (/** @type {any} */ sc, /** @type {any} */ c) => (c === undefined || c.wrong || c.failed ? undefined : sc.id === '10m' ? c.mibps : c.rps);
+  const out = ['', '## Variants of ours, against ours', ''];
+  out.push(
+    `Same run, same root as \`${OURS}\` (brisk-static, default options, Connect door on node:http); the root has no sidecars. ` +
+      '÷ours: req/s (10 MB: MiB/s) divided by ours\'; ÷ss: by serve-static\'s. Rounds interleave the servers, so drift on the machine spreads over all of them; a few percent either way is still noise.',
+    '',
+  );
+  for (const v of variants) {
+    const parts = ['1k', '304'].flatMap((id) => {
+      const sc = scenarios.find((/** @type {any} */ s) => s.id === id);
+      if (sc === undefined) return [];
+      const c = sc.results[v.id];
+      const mine = value(sc, c);
+      const shown = mine === undefined ? (c?.wrong ? 'wrong answer' : c?.failed ? 'failed' : '–') : ratio(mine, value(sc, sc.results[OURS]));
+      const note = c && !c.wrong && !c.failed ? notes(c) : '';
+      return [`${SIZES[id] ?? id} ${shown}${note ? ` (${note})` : ''}`];
+    });
+    if (parts.length === 0) continue;
+    out.push(`- ${v.question}: ${parts.join(', ')}${v.target === undefined ? '' : ` (target ≥ ${v.target.toFixed(2)}×)`}`);
+  }
+  out.push('', 'Each cell: value (÷ours / ÷ss).', '');
+  out.push(`| server | ${scenarios.map((/** @type {any} */ sc) => (sc.id === '10m' ? '10 MB MiB/s' : `${SIZES[sc.id] ?? sc.id} req/s`)).join(' | ')} |`);
+  out.push(`|---|${scenarios.map(() => '--:|').join('')}`);
+  for (const id of [OURS, ...variants.map((v) => v.id)]) {
+    const cells = scenarios.map((/** @type {any} */ sc) => {
+      const c = sc.results[id];
+      if (c === undefined) return '–';
+      if (c.wrong || c.failed) return c.wrong ? 'wrong answer' : 'failed';
+      const v = value(sc, c);
+      return `${sc.id === '10m' ? dec(v) : int(v)} (${ratioPair(v, value(sc, sc.results[OURS]), value(sc, sc.results[BASE]))})`;
+    });
+    out.push(`| ${id} | ${cells.join(' | ')} |`);
+  }
+  return out;
+}
+
 /** Unexpected statuses, socket errors, and the spread of the rounds when it is wide. @param {any} c */
 function notes(c) {
   const parts = [];
@@ -273,7 +331,7 @@ export function renderSvg(r) {
       const cell = /** @type {any} */ (c);
       if (base > 0 && cell.rps > 0) values[id] = cell.rps / base;
     }
-    groups.push({ label: sc.id === '10m' ? '10 MB' : sc.id === '1k' ? '1 KB' : sc.id === '30k' ? '30 KB' : sc.id === '100k' ? '100 KB' : sc.id, values });
+    groups.push({ label: SIZES[sc.id] ?? sc.id, values });
   }
   const conn = r.connections;
   for (const level of conn?.levels ?? []) {

@@ -1,11 +1,15 @@
-/** The `brisk-static` command (dist/cli.js, as the `bin` runs it) and its argument parser. */
+/**
+ * The `brisk-static` command (dist/cli.js, as the `bin` runs it) and its argument parser: serving, stopping,
+ * bad arguments, and `--precompressed[=LIST]` reaching `serveStatic` (sidecars served with it, not without).
+ */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, get, listen } from './helpers.js';
+import { FIXTURES, get, listen, tempDir } from './helpers.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
@@ -142,6 +146,94 @@ describe('brisk-static <dir> --port 0', () => {
   });
 });
 
+describe('brisk-static <dir> --precompressed[=LIST]', () => {
+  const SCRIPT = Buffer.from(`console.log(${JSON.stringify('brisk '.repeat(200))});\n`);
+  const BROTLI = brotliCompressSync(SCRIPT);
+  const GZIP = gzipSync(SCRIPT);
+  const STYLE = 'body { color: #333 }\n';
+  let dir: ReturnType<typeof tempDir>;
+
+  beforeAll(() => {
+    dir = tempDir('brisk-static-cli-');
+    writeFileSync(join(dir.path, 'app.js'), SCRIPT);
+    writeFileSync(join(dir.path, 'app.js.br'), BROTLI);
+    writeFileSync(join(dir.path, 'app.js.gz'), GZIP);
+    writeFileSync(join(dir.path, 'plain.css'), STYLE);
+    // Sidecars newer than the file, so they are fresh whatever the file system's timestamp resolution.
+    utimesSync(join(dir.path, 'app.js'), 1_700_000_000, 1_700_000_000);
+    for (const name of ['app.js.br', 'app.js.gz']) utimesSync(join(dir.path, name), 1_700_000_100, 1_700_000_100);
+  });
+  afterAll(() => dir.remove());
+
+  /** Starts the CLI on the temp dir with `flags`, asks for app.js and plain.css, and stops it. */
+  async function ask(flags: string[]): Promise<{ script: Response; style: Response; exit: Exit }> {
+    const server = await startCli([dir.path, '--port', '0', ...flags]);
+    try {
+      const script = await get(`${server.url}app.js`, { headers: { 'Accept-Encoding': 'gzip, br' } });
+      const style = await get(`${server.url}plain.css`, { headers: { 'Accept-Encoding': 'gzip, br' } });
+      return { script, style, exit: await server.stop() };
+    } catch (error) {
+      await server.stop();
+      throw error;
+    }
+  }
+
+  const bytes = async (res: Response): Promise<Buffer> => Buffer.from(await res.arrayBuffer());
+
+  it('without the flag, serves app.js plain beside its sidecars, without Vary', async () => {
+    const { script, style, exit } = await ask([]);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-encoding')).toBeNull();
+    expect(script.headers.get('vary')).toBeNull();
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(script.headers.get('content-length')).toBe(String(SCRIPT.length));
+    expect((await bytes(script)).equals(SCRIPT)).toBe(true);
+    expect(style.status).toBe(200);
+    expect(style.headers.get('vary')).toBeNull();
+    expect(await style.text()).toBe(STYLE);
+    expect(exit.code).toBe(0);
+  });
+
+  it('--precompressed serves app.js.br (br before gzip) with Content-Encoding and Vary; plain.css as it is', async () => {
+    const { script, style, exit } = await ask(['--precompressed']);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-encoding')).toBe('br');
+    expect(script.headers.get('vary')).toBe('Accept-Encoding');
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(script.headers.get('content-length')).toBe(String(BROTLI.length));
+    expect((await bytes(script)).equals(BROTLI)).toBe(true);
+    expect(style.status).toBe(200);
+    expect(style.headers.get('content-encoding')).toBeNull();
+    expect(style.headers.get('vary')).toBeNull();
+    expect(style.headers.get('content-length')).toBe(String(Buffer.byteLength(STYLE)));
+    expect(await style.text()).toBe(STYLE);
+    expect(exit.code).toBe(0);
+  });
+
+  it('--precompressed=gzip,br passes its order: the client takes both equally, gzip is sent', async () => {
+    const { script, style, exit } = await ask(['--precompressed=gzip,br']);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-encoding')).toBe('gzip');
+    expect(script.headers.get('vary')).toBe('Accept-Encoding');
+    expect(script.headers.get('content-length')).toBe(String(GZIP.length));
+    expect((await bytes(script)).equals(GZIP)).toBe(true);
+    expect(style.status).toBe(200);
+    expect(style.headers.get('content-encoding')).toBeNull();
+    expect(await style.text()).toBe(STYLE);
+    expect(exit.code).toBe(0);
+  });
+
+  it('--precompressed=zstd offers only zstd: app.js, with no .zst, is sent plain and without Vary', async () => {
+    const { script, exit } = await ask(['--precompressed=zstd']);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-encoding')).toBeNull();
+    expect(script.headers.get('vary')).toBeNull();
+    expect(script.headers.get('content-length')).toBe(String(SCRIPT.length));
+    expect((await bytes(script)).equals(SCRIPT)).toBe(true);
+    expect(exit.code).toBe(0);
+  });
+});
+
 describe('stopping and failing to start', () => {
   it('exits 0 on SIGTERM', async () => {
     const server = await startCli([FIXTURES, '-p', '0', '-H', '127.0.0.1']);
@@ -179,20 +271,25 @@ describe('bad arguments and --help', () => {
     [['--port', '70000'], /--port must be an integer from 0 to 65535, got "70000"/],
     [['a', 'b'], /expected one directory, got 2/],
     [['--nope'], /--nope/],
+    [['--precompressed=deflate'], /^brisk-static: --precompressed takes a comma-separated list of br, zstd, gzip, got "deflate"\n/],
+    [['--precompressed=br,br'], /^brisk-static: --precompressed lists "br" twice\n/],
+    [['--precompressed', 'br'], /^brisk-static: --precompressed takes its value after "=" \(--precompressed=br\)/],
   ])('rejects %j with exit code 2', async (args, message) => {
     const exit = await runCli(args);
     expect(exit.code).toBe(2);
     expect(exit.stdout).toBe('');
     expect(exit.stderr).toMatch(/^brisk-static: /);
     expect(exit.stderr).toMatch(message);
+    expect(exit.stderr).toContain('\n\nUsage: brisk-static [dir]');
   });
 
   it.each([['--help'], ['-h']])('%s prints the usage on stdout and exits 0', async (flag) => {
     const exit = await runCli([flag]);
     expect(exit.code).toBe(0);
     expect(exit.stderr).toBe('');
-    expect(exit.stdout).toMatch(/^Usage: brisk-static \[dir\] \[--port N\] \[--host H\]\n/);
+    expect(exit.stdout).toMatch(/^Usage: brisk-static \[dir\] \[--port N\] \[--host H\] \[--precompressed\[=LIST\]\]\n/);
     expect(exit.stdout).toContain('--port, -p');
+    expect(exit.stdout).toContain('--precompressed[=LIST]');
     expect(exit.stdout).toContain('--help, -h');
   });
 });
@@ -218,14 +315,31 @@ describe('parseCli', () => {
   });
 
   it.each([
-    [[], { root: '.', port: 8080, host: '127.0.0.1' }],
-    [['public'], { root: 'public', port: 8080, host: '127.0.0.1' }],
-    [['public', '--port', '3000'], { root: 'public', port: 3000, host: '127.0.0.1' }],
-    [['--port=0', 'public'], { root: 'public', port: 0, host: '127.0.0.1' }],
-    [['-p', '65535', '-H', '::1', 'dir'], { root: 'dir', port: 65535, host: '::1' }],
-    [['--host', '0.0.0.0'], { root: '.', port: 8080, host: '0.0.0.0' }],
+    [[], { root: '.', port: 8080, host: '127.0.0.1', precompressed: false }],
+    [['public'], { root: 'public', port: 8080, host: '127.0.0.1', precompressed: false }],
+    [['public', '--port', '3000'], { root: 'public', port: 3000, host: '127.0.0.1', precompressed: false }],
+    [['--port=0', 'public'], { root: 'public', port: 0, host: '127.0.0.1', precompressed: false }],
+    [['-p', '65535', '-H', '::1', 'dir'], { root: 'dir', port: 65535, host: '::1', precompressed: false }],
+    [['--host', '0.0.0.0'], { root: '.', port: 8080, host: '0.0.0.0', precompressed: false }],
   ])('parses %j', (argv, expected) => {
-    expect(parseCli(argv)).toEqual(expected);
+    expect(parseCli(argv)).toStrictEqual(expected);
+  });
+
+  it.each([
+    [['--precompressed'], '.', true],
+    [['public', '--precompressed'], 'public', true],
+    // Bare, the flag takes no value: the next argument is still the directory.
+    [['--precompressed', 'public'], 'public', true],
+    [['--precompressed', './br'], './br', true],
+    [['--precompressed=br,zstd,gzip'], '.', ['br', 'zstd', 'gzip']],
+    [['--precompressed=gzip,br', 'public'], 'public', ['gzip', 'br']],
+    [['--precompressed=zstd'], '.', ['zstd']],
+    // The last one given wins, as for every other flag.
+    [['--precompressed=br', '--precompressed'], '.', true],
+    [['--precompressed', '--precompressed=gzip'], '.', ['gzip']],
+    [['--', '--precompressed'], '--precompressed', false],
+  ])('parses %j: root %j, precompressed %j', (argv, root, precompressed) => {
+    expect(parseCli(argv)).toStrictEqual({ root, port: 8080, host: '127.0.0.1', precompressed });
   });
 
   it.each([[['--help']], [['-h']], [['dir', '--port', '1', '-h']]])('%j asks for help', (argv) => {
@@ -238,6 +352,15 @@ describe('parseCli', () => {
     [['--port=-1'], '--port must be an integer from 0 to 65535, got "-1"'],
     [['--port', '1.5'], '--port must be an integer from 0 to 65535, got "1.5"'],
     [['a', 'b'], 'expected one directory, got 2'],
+    [['--precompressed='], '--precompressed takes a comma-separated list of br, zstd, gzip, got ""'],
+    [['--precompressed=deflate'], '--precompressed takes a comma-separated list of br, zstd, gzip, got "deflate"'],
+    [['--precompressed=br,'], '--precompressed takes a comma-separated list of br, zstd, gzip, got "br,"'],
+    [['--precompressed=br, gzip'], '--precompressed takes a comma-separated list of br, zstd, gzip, got "br, gzip"'],
+    [['--precompressed=BR'], '--precompressed takes a comma-separated list of br, zstd, gzip, got "BR"'],
+    [['--precompressed=true'], '--precompressed takes a comma-separated list of br, zstd, gzip, got "true"'],
+    [['--precompressed=br,gzip,br'], '--precompressed lists "br" twice'],
+    [['--precompressed', 'br,gzip'], '--precompressed takes its value after "=" (--precompressed=br,gzip); for a directory of that name write ./br,gzip'],
+    [['dir', '--precompressed', 'zstd'], '--precompressed takes its value after "=" (--precompressed=zstd); for a directory of that name write ./zstd'],
   ])('rejects %j with a TypeError', (argv, message) => {
     expect(() => parseCli(argv)).toThrow(new TypeError(message));
   });

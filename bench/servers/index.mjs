@@ -24,6 +24,18 @@ const node = (file, extra = []) => (/** @type {string} */ root, /** @type {numbe
 const ALL = [
   { id: 'ours', label: 'ours', note: 'brisk-static, default options, node:http', argv: node('./ours.mjs') },
   { id: 'ours+cache', label: 'ours+cache', note: 'brisk-static with { cache: true }, node:http', argv: node('./ours.mjs', ['--cache']) },
+  {
+    id: 'ours-precompressed',
+    label: 'ours-precompressed',
+    note: 'brisk-static with { precompressed: true }, node:http, on the same root (no sidecars)',
+    argv: node('./ours.mjs', ['--precompressed']),
+  },
+  {
+    id: 'ours-fetch',
+    label: 'ours-fetch',
+    note: 'brisk-static fetch door, serveStaticFetch behind @hono/node-server getRequestListener on node:http',
+    argv: node('./ours-fetch.mjs'),
+  },
   { id: 'serve-static', label: 'serve-static', note: 'serve-static 2.2.1, node:http', argv: node('./serve-static.mjs') },
   { id: 'express', label: 'express', note: 'express 5 + express.static', argv: node('./express.mjs') },
   { id: 'sirv', label: 'sirv', note: 'sirv { dev: false, etag: true }, node:http', argv: node('./sirv.mjs') },
