@@ -242,7 +242,11 @@ export function renderVariants(r) {
       const c = sc.results[v.id];
       const mine = value(sc, c);
       const shown = mine === undefined ? (c?.wrong ? 'wrong answer' : c?.failed ? 'failed' : '–') : ratio(mine, value(sc, sc.results[OURS]));
-      const note = c && !c.wrong && !c.failed ? notes(c) : '';
+      // The ratio is as good as the worse of its two figures.
+      const ours = sc.results[OURS];
+      const note = [c && !c.wrong && !c.failed ? notes(c) : '', ours.foreignCpu >= NOISY ? `ours disturbed: ${int(ours.foreignCpu)}% CPU elsewhere` : '']
+        .filter(Boolean)
+        .join('; ');
       return [`${SIZES[id] ?? id} ${shown}${note ? ` (${note})` : ''}`];
     });
     if (parts.length === 0) continue;
