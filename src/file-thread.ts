@@ -443,7 +443,17 @@ export class FileThread {
     const answers: [Done, Candidate | undefined, string, AsyncResource][] = [];
     for (let slot = 0; slot < SLOTS && answers.length < this.inFlight; slot++) {
       if (Atomics.load(this.control, STATE_BASE + slot) !== DONE) continue;
-      answers.push([this.waiting[slot] as Done, this.candidateOf(slot), this.paths[slot] as string, this.contexts[slot] as AsyncResource]);
+      const candidate = this.candidateOf(slot);
+      let done = this.waiting[slot] as Done;
+      const base = slot * FIELDS;
+      if (candidate === undefined && this.meta[base + KIND] === LARGE && this.meta[base + SIDECARS_WANTED] !== 0) {
+        // The file is opened again through libuv; what the thread found beside it still holds (the lookup
+        // judges the sidecar it picks against the file opened), so it is not looked for a second time.
+        const sidecars = this.meta[base + SIDECARS_FOUND] as number;
+        const caller = done;
+        done = (opened) => caller(opened.kind === 'file' ? { ...opened, sidecars } : opened);
+      }
+      answers.push([done, candidate, this.paths[slot] as string, this.contexts[slot] as AsyncResource]);
       this.release(slot);
     }
     this.inFlight -= answers.length;
