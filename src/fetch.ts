@@ -13,6 +13,7 @@ import {
   isConditional,
   METHOD_NOT_ALLOWED,
   redirectPage,
+  spaFallbackApplies,
   wouldSendBody,
   type Page,
 } from './respond.js';
@@ -110,6 +111,7 @@ export function createFetchHandler(config: Config): FetchHandler {
     const encodings = chooseEncodings(source.get('accept-encoding') ?? undefined);
 
     return new Promise<Response | undefined>((resolve) => {
+      let spaDocument = false;
       const respond = (outcome: Outcome): void => {
         try {
           answer(outcome);
@@ -126,7 +128,7 @@ export function createFetchHandler(config: Config): FetchHandler {
         const target = new HeadersTarget(responseHeaders);
         try {
           if (setHeaders !== undefined) setHeaders(responseHeaders, facts.original, facts.stat);
-          const decision = decideFile(config, headers, target, facts, true);
+          const decision = decideFile(config, headers, target, facts, true, spaDocument);
           if (decision.kind === 'error') return { response: fail(decision.error, true, head) as Response };
           if (decision.kind === 'not-modified') return { response: new Response(null, { status: 304, headers: responseHeaders }) };
           return { start: decision.start, length: decision.length, status: decision.status, headers: responseHeaders };
@@ -188,6 +190,16 @@ export function createFetchHandler(config: Config): FetchHandler {
             }
             return;
           case 'error':
+            if (!spaDocument && outcome.error.status === 404 && spaFallbackApplies(config, method, pathname, source.get('accept'))) {
+              // A page navigation to a path that is no file: the app's document answers it.
+              const miss = outcome.error;
+              spaDocument = true;
+              lookup.find(config.spa as string, bodyless, encodings, (document) => {
+                if (document.kind === 'error' || document.kind === 'directory') resolve(fail(miss, false, head));
+                else respond(document);
+              });
+              return;
+            }
             resolve(fail(outcome.error, false, head));
         }
       };

@@ -1,6 +1,7 @@
 import type { Stats } from 'node:fs';
 import { extname } from 'node:path';
 import { etag, mime, vary } from './deps.js';
+import { rememberedEtag, versionKey } from './digest.js';
 import type { Config } from './options.js';
 
 /** The part of a response the header step needs: Node's `ServerResponse` fits, and so does a `Headers` wrapper. */
@@ -60,7 +61,10 @@ export function describeFile(config: Config, path: string, stat: Stats, variant?
   const encoding = variant?.encoding;
   const original = variant === undefined ? path : variant.original;
   let tag: string | undefined;
-  if (config.etag) {
+  if (config.contentEtag) {
+    // Filled in from the bytes (digest.ts); a sidecar's bytes are its own, so is its digest.
+    tag = rememberedEtag(versionKey(stat));
+  } else if (config.etag) {
     tag = etag(stat);
     if (encoding !== undefined) tag = `${tag.slice(0, -1)}-${encoding}"`;
   }

@@ -1,6 +1,7 @@
 import { close, fstat, read, stat, type Stats } from 'node:fs';
 import { type CacheEntry, LookupCache } from './cache.js';
 import type { EncodingChoice } from './encoding.js';
+import { etagOfBody, etagOfDescriptor, rememberedEtag, versionKey } from './digest.js';
 import { fsError, httpError, type StaticError } from './errors.js';
 import { probeOnThread, probeWithSidecars, statOnThread } from './file-thread.js';
 import { describeFile, type FileFacts, type Variant } from './headers.js';
@@ -153,8 +154,9 @@ export function createLookup(config: Config): Lookup {
       fstat(fd, (statError, after) => {
         if (statError === null && body.length === size && sameVersion(facts.stat, after)) {
           close(fd, ignore);
-          cache.set(pathname, { kind: 'memory', facts, body }, Date.now());
-          done({ kind: 'memory', facts, body });
+          const entry = { kind: 'memory', facts: withBodyEtag(facts, body), body } as const;
+          cache.set(pathname, entry, Date.now());
+          done(entry);
           return;
         }
         // It changed under us: not cached; served from the descriptor with what it is now, and the
@@ -192,7 +194,7 @@ export function createLookup(config: Config): Lookup {
     }
   }
 
-  function open(described: FileFacts, done: (outcome: Outcome) => void): void {
+  function openFile(described: FileFacts, done: (outcome: Outcome) => void): void {
     const path = described.path;
     openOnly(path, (candidate) => {
       if (candidate.kind === 'file') {
@@ -204,12 +206,55 @@ export function createLookup(config: Config): Lookup {
     });
   }
 
-  if (cache === undefined) return { find: fromDisk, open };
+  /** A memory entry's facts with its content ETag (remembered bytes carry their digest). */
+  function withBodyEtag(facts: FileFacts, body: Buffer): FileFacts {
+    if (!config.contentEtag || facts.etag !== undefined) return facts;
+    const key = versionKey(facts.stat);
+    return { ...facts, etag: rememberedEtag(key) ?? etagOfBody(key, body) };
+  }
+
+  /**
+   * Under `etag: 'content'`, completes an outcome whose file has no ETag yet: from the digest remembered for its
+   * version, or by digesting the bytes in hand, or the descriptor (before it is streamed), or, for a file found
+   * by `stat` alone, by opening it (the answer is then that of the opened file).
+   */
+  function ensureEtag(outcome: Outcome, done: (outcome: Outcome) => void): void {
+    if (!config.contentEtag || outcome.kind === 'directory' || outcome.kind === 'error' || outcome.facts.etag !== undefined) {
+      done(outcome);
+      return;
+    }
+    const facts = outcome.facts;
+    const key = versionKey(facts.stat);
+    const known = rememberedEtag(key);
+    if (known !== undefined) {
+      done({ ...outcome, facts: { ...facts, etag: known } });
+      return;
+    }
+    switch (outcome.kind) {
+      case 'memory':
+        done({ ...outcome, facts: { ...facts, etag: etagOfBody(key, outcome.body) } });
+        return;
+      case 'descriptor':
+        etagOfDescriptor(key, outcome.fd, facts.stat.size, (etag) => done(etag === undefined ? outcome : { ...outcome, facts: { ...facts, etag } }));
+        return;
+      case 'metadata':
+        openFile(facts, (opened) => (opened.kind === 'metadata' ? done(opened) : ensureEtag(opened, done)));
+    }
+  }
+
+  const open = (facts: FileFacts, done: (outcome: Outcome) => void): void => openFile(facts, (outcome) => ensureEtag(outcome, done));
+  if (cache === undefined) {
+    return {
+      find: config.contentEtag ? (pathname, bodyless, encodings, done) => fromDisk(pathname, bodyless, encodings, (outcome) => ensureEtag(outcome, done)) : fromDisk,
+      open,
+    };
+  }
   return {
     find(pathname, bodyless, encodings, done) {
       const entry = cache.get(cacheKey(pathname, encodings), Date.now());
-      if (entry === undefined) fromDisk(pathname, bodyless, encodings, done);
-      else fromCache(entry, pathname, encodings, done);
+      const finish = config.contentEtag ? (outcome: Outcome): void => ensureEtag(outcome, done) : done;
+      if (entry === undefined) fromDisk(pathname, bodyless, encodings, finish);
+      else fromCache(entry, pathname, encodings, finish);
     },
     open,
   };

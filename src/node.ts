@@ -17,6 +17,7 @@ import {
   isConditional,
   METHOD_NOT_ALLOWED,
   redirectPage,
+  spaFallbackApplies,
   wouldSendBody,
   type FileDecision,
   type Page,
@@ -67,7 +68,13 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
    * The hook, then the core's decision (headers, 304/412, 206/416). Returns the bytes to send, or undefined
    * when the response has been dealt with.
    */
-  function prepare(req: IncomingMessage, res: Res, next: NextFunction | undefined, facts: FileFacts): FileDecision & { kind: 'body' } | undefined {
+  function prepare(
+    req: IncomingMessage,
+    res: Res,
+    next: NextFunction | undefined,
+    facts: FileFacts,
+    spaDocument: boolean,
+  ): (FileDecision & { kind: 'body' }) | undefined {
     if (res.headersSent) {
       fail(req, res, next, httpError(500), true);
       return undefined;
@@ -75,7 +82,7 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
     let decision: FileDecision;
     try {
       if (setHeaders !== undefined) setHeaders(res, facts.original, facts.stat);
-      decision = decideFile(config, req.headers, res, facts, isCachable(res.statusCode));
+      decision = decideFile(config, req.headers, res, facts, isCachable(res.statusCode), spaDocument);
     } catch (error) {
       fail(req, res, next, asHttpError(error), true);
       return undefined;
@@ -130,13 +137,24 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
     const headers = req.headers;
     const bodyless = req.method === 'HEAD' || (setHeaders === undefined && isConditional(headers));
     const encodings = chooseEncodings(headerString(headers['accept-encoding']));
-    lookup.find(pathname, bodyless, encodings, (outcome) => respond(req, res, next, outcome));
+    lookup.find(pathname, bodyless, encodings, (outcome) => {
+      if (outcome.kind === 'error' && outcome.error.status === 404 && spaFallbackApplies(config, req.method as string, pathname, headerString(headers.accept))) {
+        // A page navigation to a path that is no file: the app's document answers it (its router takes over).
+        const miss = outcome.error;
+        lookup.find(config.spa as string, bodyless, encodings, (document) => {
+          if (document.kind === 'error' || document.kind === 'directory') fail(req, res, next, miss, false);
+          else respond(req, res, next, document, true);
+        });
+        return;
+      }
+      respond(req, res, next, outcome, false);
+    });
   };
 
-  function respond(req: IncomingMessage, res: Res, next: NextFunction | undefined, outcome: Outcome): void {
+  function respond(req: IncomingMessage, res: Res, next: NextFunction | undefined, outcome: Outcome, spaDocument: boolean): void {
     switch (outcome.kind) {
       case 'memory': {
-        const slice = prepare(req, res, next, outcome.facts);
+        const slice = prepare(req, res, next, outcome.facts, spaDocument);
         if (slice === undefined) return;
         const body = outcome.body;
         if (req.method === 'HEAD') res.end();
@@ -146,10 +164,10 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
       case 'metadata': {
         if (req.method !== 'HEAD' && wouldSendBody(req.headers, res, outcome.facts, isCachable(res.statusCode))) {
           // Not a 304 or 412 after all: open the file and describe what was opened.
-          lookup.open(outcome.facts, (opened) => respond(req, res, next, opened));
+          lookup.open(outcome.facts, (opened) => respond(req, res, next, opened, spaDocument));
           return;
         }
-        const slice = prepare(req, res, next, outcome.facts);
+        const slice = prepare(req, res, next, outcome.facts, spaDocument);
         if (slice === undefined) return;
         // A GET gets here only when wouldSendBody foresaw the 304/412 that prepare then answered; were a
         // slice ever returned, an empty body would contradict Content-Length, so refuse to send one.
@@ -163,7 +181,7 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
           close(fd, ignore);
           return;
         }
-        const slice = prepare(req, res, next, outcome.facts);
+        const slice = prepare(req, res, next, outcome.facts, spaDocument);
         if (slice === undefined || req.method === 'HEAD' || slice.length === 0) {
           close(fd, ignore);
           if (slice !== undefined) res.end();

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import type { StringValue } from 'ms';
 import { ms } from './deps.js';
 import type { CacheLimits } from './cache.js';
+import { resolvePath } from './resolve.js';
 import { createSymlinkGuard, type SymlinkGuard, type SymlinkPolicy } from './symlinks.js';
 
 /** How files and directories whose name begins with a dot are treated. */
@@ -68,11 +69,17 @@ export interface ServeStaticOptions<Res extends ServerResponse = ServerResponse>
    */
   dotfiles?: DotfilesMode | undefined;
   /**
-   * Send a weak `ETag` computed from the file's size and modification time.
+   * Send an `ETag`. `true`: a weak one from the file's size and modification time, as serve-static. `'content'`:
+   * a strong one from a SHA-256 digest of the file's bytes, the same on every machine that holds the same bytes
+   * (a fleet behind a load balancer and a CDN), and changed by any change of the bytes, even one that keeps the
+   * size and restores the modification time. Each digest is computed once per version of a file (device, inode,
+   * size, modification and change times) and remembered (up to 10,000 versions); large files are read in chunks
+   * without blocking the event loop.
    * @default true
    * @example { etag: false }
+   * @example { etag: 'content' }
    */
-  etag?: boolean | undefined;
+  etag?: boolean | 'content' | undefined;
   /**
    * Extensions tried, in order, when the path has no extension and no file matches it exactly;
    * `/about` then serves `about.html`.
@@ -141,6 +148,18 @@ export interface ServeStaticOptions<Res extends ServerResponse = ServerResponse>
    */
   precompressed?: boolean | readonly PrecompressedEncoding[] | undefined;
   /**
+   * Single-page apps: a GET or HEAD that is a page navigation (its `Accept` names `text/html`) for a path that
+   * matches no file or directory, whose last segment has no extension and no segment of which starts with a dot,
+   * is answered with the app's document (`index.html` at root for `true`, or the file named, relative to root)
+   * with status 200, as if that file had been requested. A missing `/assets/chunk-0badc0de.js` stays a 404, and
+   * so does a `fetch` asking for JSON. The document goes out with `Cache-Control: no-cache` (whatever `maxAge`
+   * and `immutable` say for the assets, unless `setHeaders` sets its own) and `Vary: Accept`.
+   * @default false
+   * @example { spa: true }
+   * @example { spa: 'app.html' }
+   */
+  spa?: boolean | string | undefined;
+  /**
    * Redirect (301) a directory requested without its trailing slash to the same path with one.
    * @default true
    * @example { redirect: false }
@@ -199,7 +218,10 @@ export interface Config {
   /** The complete `Cache-Control` value, or undefined when disabled. */
   readonly cacheControl: string | undefined;
   readonly dotfiles: DotfilesMode;
+  /** Any ETag at all (`etag` not off). */
   readonly etag: boolean;
+  /** `etag: 'content'`: strong ETags from the bytes' digest. */
+  readonly contentEtag: boolean;
   /** Suffixes to append, dot included (`'.html'`). */
   readonly extensions: readonly string[];
   readonly fallthrough: boolean;
@@ -216,6 +238,10 @@ export interface Config {
   readonly precompressed: readonly Sidecar[];
   /** The bits of `precompressed`, or'ed: which sidecars a lookup looks for. */
   readonly sidecarMask: number;
+  /** The SPA document as a URL pathname below root (`/index.html`), or undefined when `spa` is off. */
+  readonly spa: string | undefined;
+  /** The SPA document's absolute path. */
+  readonly spaFile: string | undefined;
 }
 
 const DEFAULT_CACHE: CacheLimits = Object.freeze({
@@ -242,6 +268,11 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     throw new TypeError('option setHeaders must be function');
   }
 
+  const etagOption: unknown = opts.etag;
+  if (typeof etagOption === 'string' && etagOption !== 'content') {
+    throw new TypeError('etag option must be true, false, or "content"');
+  }
+
   const dotfiles = opts.dotfiles === undefined ? 'ignore' : opts.dotfiles;
   if (dotfiles !== 'allow' && dotfiles !== 'deny' && dotfiles !== 'ignore') {
     throw new TypeError('dotfiles option must be "allow", "deny", or "ignore"');
@@ -253,6 +284,9 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
   }
   const resolvedRoot = resolve(root);
   const precompressed = sidecarsOf(opts.precompressed);
+  const spa = spaDocument(opts.spa, resolvedRoot);
+  const spaResolved = spa === undefined ? undefined : resolvePath(resolvedRoot, spa);
+  const spaFile = spaResolved?.kind === 'path' ? spaResolved.path : undefined;
 
   const maxAgeSeconds = Math.floor(parseMaxAge(opts.maxAge || opts.maxage || 0) / 1000);
   const immutable = flag(opts.immutable, false);
@@ -265,6 +299,7 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
       : undefined,
     dotfiles,
     etag: flag(opts.etag, true),
+    contentEtag: opts.etag === 'content',
     extensions: Object.freeze(toList(opts.extensions, 'extensions option').map((ext) => `.${ext}`)),
     fallthrough: opts.fallthrough !== false,
     index: Object.freeze(opts.index === undefined ? ['index.html'] : toList(opts.index, 'index option')),
@@ -276,7 +311,25 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     symlinkGuard: createSymlinkGuard(resolvedRoot, symlinks),
     precompressed,
     sidecarMask: precompressed.reduce((mask, sidecar) => mask | sidecar.bit, 0),
+    spa,
+    spaFile,
   });
+}
+
+/**
+ * The `spa` document as the pathname it is looked up by (the same rules as any request: dotfiles, symlinks,
+ * precompressed sidecars). A name that is not a plain path inside root is refused at factory time.
+ */
+function spaDocument(value: unknown, root: string): string | undefined {
+  if (value === undefined || value === null || value === false) return undefined;
+  if (value === true) return '/index.html';
+  if (typeof value !== 'string' || value === '') throw new TypeError('spa option must be true, false, or the path of a file inside root');
+  const pathname = `/${value.replace(/^\/+/, '')}`;
+  const resolved = resolvePath(root, encodeURI(pathname));
+  if (resolved.kind === 'refused' || pathname.endsWith('/')) {
+    throw new TypeError(`spa option "${value}" must name a file inside root`);
+  }
+  return encodeURI(pathname);
 }
 
 const PRECOMPRESSED_MESSAGE = 'precompressed option must be true, false, or a list drawn from "br", "zstd" and "gzip"';

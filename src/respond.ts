@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { evaluatePreconditions, type RequestHeaders, type Validators } from './conditional.js';
-import { escapeHtml } from './deps.js';
+import { escapeHtml, vary } from './deps.js';
 import type { StaticError } from './errors.js';
 import { httpError } from './errors.js';
 import { applyFileHeaders, headerString, presetHeader, removeContentHeaders, type FileFacts, type HeaderTarget } from './headers.js';
@@ -34,7 +34,15 @@ export function decideFile(
   target: HeaderTarget,
   facts: FileFacts,
   cachable: boolean,
+  spaDocument = false,
 ): FileDecision {
+  // The app shell must be revalidated on every load, whatever the assets' lifetime, however it was reached (a
+  // deep link, `/`, `/index.html`): a year-long cache of it pins users to an old deploy whose hashed chunks are
+  // gone. Sent for a miss, it answers that URL by its Accept.
+  if (spaDocument || (config.spaFile !== undefined && facts.original === config.spaFile)) {
+    if (config.cacheControl !== undefined && presetHeader(target, 'Cache-Control') === undefined) target.setHeader('Cache-Control', 'no-cache');
+    if (spaDocument) vary(target as Parameters<typeof vary>[0], 'Accept');
+  }
   applyFileHeaders(config, target, facts);
   const validators = responseValidators(target, facts);
   const precondition = evaluatePreconditions(headers, validators, cachable);
@@ -104,6 +112,28 @@ export function isConditional(headers: RequestHeaders): boolean {
  */
 export function fallsThrough(config: Config, error: StaticError, fileChosen: boolean): boolean {
   return config.fallthrough && !fileChosen && error.status < 500;
+}
+
+/**
+ * Whether a miss is answered with the `spa` document: a GET or HEAD page navigation (`Accept` names
+ * `text/html`, as browsers' navigations do and `fetch` calls for data do not) for a path whose last segment has
+ * no extension (a missing `chunk-0badc0de.js` must stay a 404, or the browser runs HTML as a script) and no
+ * segment of which starts with a dot (dot segments, dotfiles, and their encoded forms stay as they were).
+ */
+export function spaFallbackApplies(config: Config, method: string, pathname: string, accept: string | null | undefined): boolean {
+  if (config.spa === undefined || (method !== 'GET' && method !== 'HEAD')) return false;
+  if (accept === undefined || accept === null || !accept.toLowerCase().includes('text/html')) return false;
+  const last = pathname.lastIndexOf('/');
+  if (pathname.indexOf('.', last + 1) !== -1) return false;
+  let start = 0;
+  while (start <= pathname.length) {
+    const end = pathname.indexOf('/', start);
+    const segment = pathname.slice(start, end === -1 ? pathname.length : end);
+    if (segment.charCodeAt(0) === 0x2e /* . */ || /^%2e/i.test(segment)) return false;
+    if (end === -1) break;
+    start = end + 1;
+  }
+  return true;
 }
 
 /** A complete small response: status, headers and an HTML body. */
