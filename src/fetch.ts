@@ -200,8 +200,8 @@ export function createFetchHandler(config: Config): FetchHandler {
               // A page navigation to a path that is no file: the app's document answers it.
               const miss = outcome.error;
               spaDocument = true;
-              lookup.find(config.spa as string, bodyless, encodings, (document) => {
-                if (document.kind === 'error' || document.kind === 'directory') resolve(fail(miss, false, head));
+              lookup.fallback(pathname, bodyless, encodings, (document) => {
+                if (document === undefined) resolve(fail(miss, false, head));
                 else respond(document);
               });
               return;

@@ -30,6 +30,12 @@ export type Outcome =
 export interface Lookup {
   find(pathname: string, bodyless: boolean, encodings: EncodingChoice, done: (outcome: Outcome) => void): void;
   open(facts: FileFacts, done: (outcome: Outcome) => void): void;
+  /**
+   * The `spa` document for a navigation that missed at `pathname`, or undefined when there is none to send:
+   * the document is missing, or the path was an existing directory asked for with its slash (its index missed,
+   * which is a miss of the directory, not of the app's URL).
+   */
+  fallback(pathname: string, bodyless: boolean, encodings: EncodingChoice, done: (outcome: Outcome | undefined) => void): void;
 }
 
 /**
@@ -243,21 +249,41 @@ export function createLookup(config: Config): Lookup {
   }
 
   const open = (facts: FileFacts, done: (outcome: Outcome) => void): void => openFile(facts, (outcome) => ensureEtag(outcome, done));
-  if (cache === undefined) {
-    return {
-      find: config.contentEtag ? (pathname, bodyless, encodings, done) => fromDisk(pathname, bodyless, encodings, (outcome) => ensureEtag(outcome, done)) : fromDisk,
-      open,
-    };
-  }
-  return {
-    find(pathname, bodyless, encodings, done) {
-      const entry = cache.get(cacheKey(pathname, encodings), Date.now());
-      const finish = config.contentEtag ? (outcome: Outcome): void => ensureEtag(outcome, done) : done;
-      if (entry === undefined) fromDisk(pathname, bodyless, encodings, finish);
-      else fromCache(entry, pathname, encodings, finish);
-    },
-    open,
+  const find: Lookup['find'] =
+    cache === undefined
+      ? config.contentEtag
+        ? (pathname, bodyless, encodings, done) => fromDisk(pathname, bodyless, encodings, (outcome) => ensureEtag(outcome, done))
+        : fromDisk
+      : (pathname, bodyless, encodings, done) => {
+          const entry = cache.get(cacheKey(pathname, encodings), Date.now());
+          const finish = config.contentEtag ? (outcome: Outcome): void => ensureEtag(outcome, done) : done;
+          if (entry === undefined) fromDisk(pathname, bodyless, encodings, finish);
+          else fromCache(entry, pathname, encodings, finish);
+        };
+
+  const fallback: Lookup['fallback'] = (pathname, bodyless, encodings, done) => {
+    const document = config.spa;
+    if (document === undefined) {
+      done(undefined);
+      return;
+    }
+    const serveDocument = (): void =>
+      find(document, bodyless, encodings, (outcome) => done(outcome.kind === 'error' || outcome.kind === 'directory' ? undefined : outcome));
+    if (!pathname.endsWith('/') || pathname === '/') {
+      serveDocument();
+      return;
+    }
+    // `/dir/` missed on its index: is `dir` there? (Only navigations that already missed pay for this.)
+    find(pathname.slice(0, -1), true, encodings, (outcome) => {
+      if (outcome.kind === 'directory') done(undefined);
+      else {
+        if (outcome.kind === 'descriptor') close(outcome.fd, ignore);
+        serveDocument();
+      }
+    });
   };
+
+  return { find, open, fallback };
 }
 
 /** Requests that prefer different sidecars are remembered apart; one that prefers none, under the pathname. */

@@ -141,8 +141,8 @@ export function createNodeMiddleware<Res extends ServerResponse>(config: Config)
       if (outcome.kind === 'error' && outcome.error.status === 404 && spaFallbackApplies(config, req.method as string, pathname, headerString(headers.accept))) {
         // A page navigation to a path that is no file: the app's document answers it (its router takes over).
         const miss = outcome.error;
-        lookup.find(config.spa as string, bodyless, encodings, (document) => {
-          if (document.kind === 'error' || document.kind === 'directory') fail(req, res, next, miss, false);
+        lookup.fallback(pathname, bodyless, encodings, (document) => {
+          if (document === undefined) fail(req, res, next, miss, false);
           else respond(req, res, next, document, true);
         });
         return;

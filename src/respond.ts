@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { evaluatePreconditions, type RequestHeaders, type Validators } from './conditional.js';
-import { escapeHtml, vary } from './deps.js';
+import { escapeHtml, Negotiator, vary } from './deps.js';
 import type { StaticError } from './errors.js';
 import { httpError } from './errors.js';
 import { applyFileHeaders, headerString, presetHeader, removeContentHeaders, type FileFacts, type HeaderTarget } from './headers.js';
@@ -122,9 +122,9 @@ export function fallsThrough(config: Config, error: StaticError, fileChosen: boo
  */
 export function spaFallbackApplies(config: Config, method: string, pathname: string, accept: string | null | undefined): boolean {
   if (config.spa === undefined || (method !== 'GET' && method !== 'HEAD')) return false;
-  if (accept === undefined || accept === null || !accept.toLowerCase().includes('text/html')) return false;
   const last = pathname.lastIndexOf('/');
-  if (pathname.indexOf('.', last + 1) !== -1) return false;
+  const lastSegment = pathname.slice(last + 1);
+  if (lastSegment.includes('.') || /%2e/i.test(lastSegment)) return false;
   let start = 0;
   while (start <= pathname.length) {
     const end = pathname.indexOf('/', start);
@@ -133,7 +133,13 @@ export function spaFallbackApplies(config: Config, method: string, pathname: str
     if (end === -1) break;
     start = end + 1;
   }
-  return true;
+  return namesHtml(accept);
+}
+
+/** `Accept` lists `text/html` itself with a q above 0 (`*\/*` alone, fetch's default, does not count). */
+function namesHtml(accept: string | null | undefined): boolean {
+  if (accept === undefined || accept === null || !accept.toLowerCase().includes('text/html')) return false;
+  return new Negotiator({ headers: { accept } }).mediaTypes().some((type) => type.toLowerCase() === 'text/html');
 }
 
 /** A complete small response: status, headers and an HTML body. */

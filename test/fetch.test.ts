@@ -15,26 +15,21 @@
  * Runtimes are allowed their own framing only where a control `Response` built by hand in the same process
  * shows the runtime does the same to any such response (see `Quirks`).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync, type Stats } from 'node:fs';
 import { request as httpRequest, STATUS_CODES, type IncomingHttpHeaders, type Server } from 'node:http';
 import { readdir, readlink } from 'node:fs/promises';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import { serve as serveHono } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStaticFetch, type FetchHandler, type ServeStaticFetchOptions, type ServeStaticOptions } from '../src/index.js';
 import { FIXTURES, get, openDescriptorCount, rawRequest, serve, settledDescriptorCount, tempDir, type TestServer } from './helpers.js';
+import { BUN, CHILD_LIFETIME_MS, DENO, DIST, launch, NODE, REPO, stop, type Launched, type Runtime as LaunchableRuntime } from './runtimes/launch.js';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const DIST = join(REPO, 'dist', 'index.js');
 const APP = join(REPO, 'test', 'runtimes', 'fetch-app.mjs');
-/** The child exits by itself after this, whatever happens here. */
-const CHILD_LIFETIME_MS = 50_000;
 /** One request never waits longer than this: a hung response is a failure, not a hung suite. */
 const REQUEST_TIMEOUT_MS = 5_000;
 /** The fetch door's documented chunk: a stream holds at most one beyond what its reader took. */
@@ -986,105 +981,28 @@ interface Quirks {
   readonly streamLosesContentLength: boolean;
 }
 
-interface Runtime {
-  readonly name: string;
-  /** What the child reports as its runtime: proof the app ran there. */
-  readonly reports: RegExp;
-  readonly command: string;
-  readonly args: (script: string) => string[];
+interface Runtime extends LaunchableRuntime {
   readonly quirks: Quirks;
 }
 
 const RUNTIMES: readonly Runtime[] = [
-  {
-    name: 'Bun (Bun.serve)',
-    reports: /^bun \d+\.\d+\.\d+/,
-    command: join(REPO, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun'),
-    // `--no-install`: never auto-install a missing package from the registry.
-    args: (script) => ['--no-install', script],
-    quirks: { streamLosesContentLength: true },
-  },
-  {
-    name: 'Deno (Deno.serve)',
-    reports: /^deno \d+\.\d+\.\d+/,
-    command: join(REPO, 'node_modules', '@deno', 'linux-x64-glibc', 'deno'),
-    // Bare specifiers resolve from the repo's existing node_modules, which Deno must not touch; nothing remote.
-    args: (script) => ['run', '-A', '--node-modules-dir=manual', '--no-remote', '--no-lock', '--cached-only', script],
-    quirks: { streamLosesContentLength: false },
-  },
-  {
-    name: 'Node (node:http + getRequestListener)',
-    reports: /^node \d+\.\d+\.\d+/,
-    command: process.execPath,
-    args: (script) => [script],
-    quirks: { streamLosesContentLength: false },
-  },
+  { ...BUN, name: 'Bun (Bun.serve)', quirks: { streamLosesContentLength: true } },
+  { ...DENO, name: 'Deno (Deno.serve)', quirks: { streamLosesContentLength: false } },
+  { ...NODE, name: 'Node (node:http + getRequestListener)', quirks: { streamLosesContentLength: false } },
 ];
 
-/** No update checks, telemetry, prompts or registry traffic from either runtime. */
-function childEnv(denoDir: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    NO_COLOR: '1',
-    DO_NOT_TRACK: '1',
-    DENO_NO_UPDATE_CHECK: '1',
-    DENO_NO_PROMPT: '1',
-    DENO_DIR: denoDir,
-    BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0',
-  };
-}
-
-interface Child {
-  readonly process: ChildProcessWithoutNullStreams;
+/** What fetch-app.mjs prints once both servers listen. */
+interface Ports {
   readonly runtime: string;
   readonly plain: number;
   readonly precompressed: number;
-  readonly stderr: () => string;
 }
 
-function startChild(runtime: Runtime, denoDir: string): Promise<Child> {
-  const child = spawn(runtime.command, [...runtime.args(APP), DIST, ROOT, String(CHILD_LIFETIME_MS)], {
-    cwd: REPO,
-    env: childEnv(denoDir),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${runtime.name} printed no ports within 20 s; stderr: ${stderr}`));
-    }, 20_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${runtime.name} exited (${String(code ?? signal)}) before listening; stderr: ${stderr}`));
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n')[0];
-      if (line === undefined || !stdout.includes('\n')) return;
-      clearTimeout(timer);
-      const ports = JSON.parse(line) as { runtime: string; plain: number; precompressed: number };
-      resolve({ process: child, runtime: ports.runtime, plain: ports.plain, precompressed: ports.precompressed, stderr: () => stderr });
-    });
-  });
-}
+type Child = Ports & Omit<Launched<Ports>, 'first'>;
 
-async function stopChild(child: Child | undefined): Promise<void> {
-  if (child === undefined || child.process.exitCode !== null || child.process.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.process.once('exit', () => done()));
-  child.process.stdin.end();
-  child.process.kill('SIGTERM');
-  const timer = setTimeout(() => child.process.kill('SIGKILL'), 3_000);
-  await exited;
-  clearTimeout(timer);
+async function startChild(runtime: Runtime, denoDir: string): Promise<Child> {
+  const { first, ...child } = await launch<Ports>(runtime, APP, [DIST, ROOT, String(CHILD_LIFETIME_MS)], denoDir);
+  return { ...first, ...child };
 }
 
 describe.each(RUNTIMES)('on $name, running test/runtimes/fetch-app.mjs', (runtime) => {
@@ -1119,7 +1037,7 @@ describe.each(RUNTIMES)('on $name, running test/runtimes/fetch-app.mjs', (runtim
   }, 30_000);
 
   afterAll(async () => {
-    await stopChild(child);
+    await stop(child);
     denoDir?.remove();
   });
 

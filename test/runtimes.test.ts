@@ -1,11 +1,11 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES, tempDir } from './helpers.js';
+import { BUN, CHILD_LIFETIME_MS, DENO, DIST, launch, REPO, stop, type Runtime } from './runtimes/launch.js';
 
 /**
  * The package on Bun and on Deno, both installed from npm as devDependencies, each running the app in
@@ -18,54 +18,13 @@ import { FIXTURES, tempDir } from './helpers.js';
  * any thread) are the ones a browser would revalidate with.
  */
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-const DIST = join(REPO, 'dist', 'index.js');
 const APP = join(REPO, 'test', 'runtimes', 'app.mjs');
-/** The child exits by itself after this, whatever happens here. */
-const CHILD_LIFETIME_MS = 50_000;
 /** One request never waits longer than this: a hung response is a failure, not a hung suite. */
 const REQUEST_TIMEOUT_MS = 5_000;
 /** How long every file is requested again and again after the warm-up. */
 const SOAK_MS = 1_200;
 
-interface Runtime {
-  readonly name: string;
-  /** What the child reports as its runtime: proof the app ran there and not on Node. */
-  readonly reports: RegExp;
-  readonly command: string;
-  readonly args: (script: string) => string[];
-}
-
-const RUNTIMES: readonly Runtime[] = [
-  {
-    name: 'Bun',
-    reports: /^bun \d+\.\d+\.\d+/,
-    command: join(REPO, 'node_modules', '@oven', 'bun-linux-x64', 'bin', 'bun'),
-    // `--no-install`: never auto-install a missing package from the registry.
-    args: (script) => ['--no-install', script],
-  },
-  {
-    name: 'Deno',
-    reports: /^deno \d+\.\d+\.\d+/,
-    command: join(REPO, 'node_modules', '@deno', 'linux-x64-glibc', 'deno'),
-    // Bare specifiers (`express`, and the package's own dependencies in dist/index.js) resolve from the
-    // repo's package.json and its existing node_modules, which Deno must not touch; nothing remote.
-    args: (script) => ['run', '-A', '--node-modules-dir=manual', '--no-remote', '--no-lock', '--cached-only', script],
-  },
-];
-
-/** No update checks, telemetry, prompts or registry traffic from either runtime. */
-function childEnv(denoDir: string): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    NO_COLOR: '1',
-    DO_NOT_TRACK: '1',
-    DENO_NO_UPDATE_CHECK: '1',
-    DENO_NO_PROMPT: '1',
-    DENO_DIR: denoDir,
-    BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0',
-  };
-}
+const RUNTIMES: readonly Runtime[] = [BUN, DENO];
 
 interface Fixture {
   readonly name: string;
@@ -147,58 +106,26 @@ interface Child {
   readonly stderr: () => string;
 }
 
-function startChild(runtime: Runtime, root: string, denoDir: string): Promise<Child> {
-  const child = spawn(runtime.command, [...runtime.args(APP), DIST, root, String(CHILD_LIFETIME_MS)], {
-    cwd: REPO,
-    env: childEnv(denoDir),
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${runtime.name} printed no ports within 20 s; stderr: ${stderr}`));
-    }, 20_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${runtime.name} exited (${String(code ?? signal)}) before listening; stderr: ${stderr}`));
-    });
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const line = stdout.split('\n')[0];
-      if (line === undefined || !stdout.includes('\n')) return;
-      clearTimeout(timer);
-      const ports = JSON.parse(line) as { runtime: string; plain: number; express: number };
-      resolve({
-        process: child,
-        runtime: ports.runtime,
-        doors: {
-          plain: { name: 'plain', port: ports.plain, prefix: '' },
-          static: { name: 'static', port: ports.express, prefix: '/static' },
-          reference: { name: 'reference', port: ports.express, prefix: '/reference' },
-        },
-        stderr: () => stderr,
-      });
-    });
-  });
+/** What app.mjs prints once both servers listen. */
+interface Ports {
+  readonly runtime: string;
+  readonly plain: number;
+  readonly express: number;
 }
 
-async function stopChild(child: Child | undefined): Promise<void> {
-  if (child === undefined || child.process.exitCode !== null || child.process.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.process.once('exit', () => done()));
-  child.process.stdin.end();
-  child.process.kill('SIGTERM');
-  const timer = setTimeout(() => child.process.kill('SIGKILL'), 3_000);
-  await exited;
-  clearTimeout(timer);
+async function startChild(runtime: Runtime, root: string, denoDir: string): Promise<Child> {
+  const launched = await launch<Ports>(runtime, APP, [DIST, root, String(CHILD_LIFETIME_MS)], denoDir);
+  const ports = launched.first;
+  return {
+    process: launched.process,
+    runtime: ports.runtime,
+    doors: {
+      plain: { name: 'plain', port: ports.plain, prefix: '' },
+      static: { name: 'static', port: ports.express, prefix: '/static' },
+      reference: { name: 'reference', port: ports.express, prefix: '/reference' },
+    },
+    stderr: launched.stderr,
+  };
 }
 
 const header = (reply: Reply, name: string): string | undefined => {
@@ -250,7 +177,7 @@ describe.each(RUNTIMES)('on $name, through its node:http', (runtime) => {
   }, 40_000);
 
   afterAll(async () => {
-    await stopChild(child);
+    await stop(child);
     dir.remove();
   });
 

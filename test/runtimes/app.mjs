@@ -8,20 +8,14 @@
 // When both listen, one JSON line goes to stdout: `{"runtime":"bun 1.4.5","plain":PORT,"express":PORT}`.
 //
 // The child never outlives its test: it exits after its lifetime, and as soon as its stdin closes (the test
-// process ended or closed the pipe).
+// process ended or closed the pipe); see common.mjs.
 import { createServer } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import express from 'express';
 import referenceStatic from 'serve-static';
+import { announce, childArguments } from './common.mjs';
 
-const [distPath, root, lifetimeArg] = process.argv.slice(2);
-if (distPath === undefined || root === undefined) throw new Error('usage: app.mjs DIST ROOT [LIFETIME_MS]');
-const lifetime = Number(lifetimeArg ?? 60_000);
-
-setTimeout(() => process.exit(0), lifetime);
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('error', () => process.exit(0));
-process.stdin.resume();
+const { distPath, root } = childArguments('app.mjs');
 
 const { default: serveStatic } = await import(pathToFileURL(distPath).href);
 
@@ -53,11 +47,4 @@ function listen(server) {
   });
 }
 
-const runtime =
-  typeof globalThis.Bun === 'object'
-    ? `bun ${globalThis.Bun.version}`
-    : typeof globalThis.Deno === 'object'
-      ? `deno ${globalThis.Deno.version.deno}`
-      : `node ${process.versions.node}`;
-const ports = { runtime, plain: await listen(plain), express: await listen(expressServer) };
-process.stdout.write(`${JSON.stringify(ports)}\n`);
+announce({ plain: await listen(plain), express: await listen(expressServer) });

@@ -15,18 +15,12 @@
 // the same process tells whether the runtime does that to any such Response.
 //
 // When both listen, one JSON line goes to stdout: `{"runtime":"bun 1.4.5","plain":PORT,"precompressed":PORT}`.
-// The child never outlives its test: it exits after its lifetime, and as soon as its stdin closes.
-import process from 'node:process';
+// The child never outlives its test: it exits after its lifetime, and as soon as its stdin closes (see
+// common.mjs).
 import { pathToFileURL } from 'node:url';
+import { announce, childArguments } from './common.mjs';
 
-const [distPath, root, lifetimeArg] = process.argv.slice(2);
-if (distPath === undefined || root === undefined) throw new Error('usage: fetch-app.mjs DIST ROOT [LIFETIME_MS]');
-const lifetime = Number(lifetimeArg ?? 60_000);
-
-setTimeout(() => process.exit(0), lifetime);
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('error', () => process.exit(0));
-process.stdin.resume();
+const { distPath, root } = childArguments('fetch-app.mjs');
 
 const { serveStaticFetch } = await import(pathToFileURL(distPath).href);
 
@@ -121,11 +115,4 @@ async function listen(fetch) {
   });
 }
 
-const runtime =
-  typeof globalThis.Bun === 'object'
-    ? `bun ${globalThis.Bun.version}`
-    : typeof globalThis.Deno === 'object'
-      ? `deno ${globalThis.Deno.version.deno}`
-      : `node ${process.versions.node}`;
-const ports = { runtime, plain: await listen(apps.plain), precompressed: await listen(apps.precompressed) };
-process.stdout.write(`${JSON.stringify(ports)}\n`);
+announce({ plain: await listen(apps.plain), precompressed: await listen(apps.precompressed) });
