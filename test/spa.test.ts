@@ -289,6 +289,8 @@ describeDoors('spa: never the fallback (answers as without spa)', (door) => {
     ['Accept: */* (fetch and import())', { Accept: '*/*' }],
     ['no Accept', {}],
     ['Accept: image/*', { Accept: 'image/avif,image/webp,image/apng,image/*,*/*;q=0.8' }],
+    ['Accept: text/html;q=0 (refused)', { Accept: 'application/json, text/html;q=0' }],
+    ['Accept: text/htmlx (not text/html)', { Accept: 'text/htmlx' }],
   ])('a non-navigation (%s) to /inbox/42 falls through', async (_, headers) => {
     const answer = await same('plain', '/inbox/42', { headers });
     expect(answer).toMatchObject(FELL_THROUGH);
