@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import { fstat, read, type Stats } from 'node:fs';
 
@@ -13,6 +14,9 @@ import { fstat, read, type Stats } from 'node:fs';
 const REMEMBERED_LIMIT = 10_000;
 /** Bytes hashed per read of a file: each read's hashing is a short, bounded turn of the event loop. */
 const HASH_CHUNK_SIZE = 256 * 1024;
+
+/** The `type` of the async resources that carry a waiting request's context (async_hooks users see it). */
+const ASYNC_RESOURCE_TYPE = 'BRISK_STATIC_DIGEST';
 
 const remembered = new Map<string, string>();
 /** Digests being computed, with everyone waiting for each: one read of a file however many ask at once. */
@@ -56,7 +60,9 @@ export function etagOfBody(key: string, body: Uint8Array): string {
 export function etagOfDescriptor(key: string, fd: number, size: number, done: (etag: string | undefined) => void): void {
   const waiting = inFlight.get(key);
   if (waiting !== undefined) {
-    waiting.push(done);
+    // The answer comes through the first request's reads: run it in this request's own async context.
+    const context = new AsyncResource(ASYNC_RESOURCE_TYPE);
+    waiting.push((etag) => context.runInAsyncScope(done, null, etag));
     return;
   }
   const callbacks = [done];

@@ -269,7 +269,8 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
   }
 
   const etagOption: unknown = opts.etag;
-  if (typeof etagOption === 'string' && etagOption !== 'content') {
+  // An empty string is off, as in send; any other string but 'content' is a typo ('strong', 'weak').
+  if (typeof etagOption === 'string' && etagOption !== '' && etagOption !== 'content') {
     throw new TypeError('etag option must be true, false, or "content"');
   }
 
