@@ -1,6 +1,6 @@
 // Turns the results (latest.json) into latest.md (tables with ratios to serve-static and to raw; ours' variants,
-// precompressed and the fetch door, divided by ours too) and ratios.svg (req/s ÷ serve-static, per scenario and
-// server). Also runnable alone to re-render:
+// precompressed, content ETags and the fetch door, divided by ours too) and ratios.svg (req/s ÷ serve-static, per
+// scenario and server). Also runnable alone to re-render:
 //   node bench/report.mjs [bench/results/latest.json]
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,6 +17,7 @@ const OURS = 'ours';
 /** Variants of ours compared with it, each with the question its ratio answers (the issue's wording). */
 const VARIANTS = [
   { id: 'ours-precompressed', question: 'cost of precompressed: true without sidecars (vs ours)', target: 0.9 },
+  { id: 'ours-content-etag', question: "etag: 'content' steady state (vs ours)", target: 0.9 },
   { id: 'ours-fetch', question: 'fetch door vs Connect door (vs ours)', target: undefined },
 ];
 

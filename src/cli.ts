@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import ms from 'ms';
-import { serveStatic, type DotfilesMode, type PrecompressedEncoding, type ServeStaticOptions } from './index.js';
+import { serveStatic, type DotfilesMode, type PrecompressedEncoding } from './index.js';
 
 const USAGE = `Usage: brisk-static [dir] [options]
 
@@ -34,7 +34,8 @@ Serves a directory over HTTP with brisk-static. Misses are answered 404.
 
 Each request is logged on stdout when its response ends: method, request target, status, body bytes handed to
 the socket (0 for HEAD and 304), milliseconds, and "aborted" when the connection closed before the response
-was complete (status "-" if nothing was sent):
+was complete (status "-" if nothing was sent; the bytes are then what left the process, of which the client
+may have received less):
   GET /app.js 200 1234 B 0.8 ms`;
 
 /** What the command line asks for. `options` holds exactly the library options given as flags. */
@@ -48,7 +49,7 @@ export interface CliOptions {
   readonly options: Readonly<CliServeOptions>;
 }
 
-/** The subset of {@link ServeStaticOptions} the flags set. */
+/** The subset of serveStatic's options that the flags set. */
 export interface CliServeOptions {
   spa?: true | string;
   etag?: boolean | 'content';
@@ -254,12 +255,13 @@ function listenProblem(error: NodeJS.ErrnoException, port: number, host: string)
 
 /**
  * Calls `done` once with the log line of the response, when it ends however it ends. Body bytes are what the
- * socket was handed for this response minus its header: exact for a complete response (its Content-Length, 0
- * for HEAD and 304, where Node sends no body), and for a download cut short what left the process before the
- * connection closed. The response's share of the socket starts when it gets the socket: a pipelined response
- * waits for the one before it. Reads `res._header`, Node's serialised header, for its length. The request target
- * is printed as received: Node's parser refuses control characters, spaces and bytes above 0x7e in it (even with
- * --insecure-http-parser), so it cannot forge a line or reach the terminal as an escape.
+ * socket was handed for this response minus its header (`res._header`, Node's serialised header): exact for a
+ * complete response (its Content-Length; 0 for HEAD and 304, where Node sends no body), and for a download cut
+ * short, what left the process before the connection closed (the client may have received less: the kernel's
+ * buffers held the rest). The response's share of the socket runs from when it gets the socket (a pipelined
+ * response waits for the one before it) to its 'finish' (after which the next one starts writing). The request
+ * target is printed as received: Node's parser refuses control characters, spaces and bytes above 0x7e in it
+ * (even with --insecure-http-parser), so it cannot forge a line or reach the terminal as an escape.
  */
 function logWhenDone(req: IncomingMessage, res: ServerResponse, done: (line: string) => void): void {
   const started = performance.now();
@@ -271,13 +273,18 @@ function logWhenDone(req: IncomingMessage, res: ServerResponse, done: (line: str
       before = assigned.bytesWritten ?? 0;
     });
   }
+  // Read at 'finish', ahead of Node's own listener, which hands the socket to the next pipelined response.
+  let after: number | undefined;
+  res.prependOnceListener('finish', () => {
+    after = socket?.bytesWritten;
+  });
   let logged = false;
   const log = (): void => {
     if (logged) return;
     logged = true;
     const header = (res as { _header?: unknown })._header;
     const headerBytes = typeof header === 'string' ? Buffer.byteLength(header, 'latin1') : undefined;
-    const written = socket === null ? 0 : (socket.bytesWritten ?? before) - before;
+    const written = socket === null ? 0 : (after ?? socket.bytesWritten ?? before) - before;
     const body = headerBytes === undefined ? 0 : Math.max(0, written - headerBytes);
     const status = res.headersSent ? String(res.statusCode) : '-';
     const aborted = !res.writableFinished;
@@ -315,7 +322,7 @@ function main(): void {
   }
   let middleware: ReturnType<typeof serveStatic>;
   try {
-    middleware = serveStatic(cli.root, cli.options as ServeStaticOptions);
+    middleware = serveStatic(cli.root, cli.options);
   } catch (error) {
     if (!(error instanceof TypeError)) throw error;
     fail(withFlag(error.message), 2, true);

@@ -31,6 +31,12 @@ const ALL = [
     argv: node('./ours.mjs', ['--precompressed']),
   },
   {
+    id: 'ours-content-etag',
+    label: 'ours-content-etag',
+    note: "brisk-static with { etag: 'content' } (strong SHA-256 ETags, remembered per file version), node:http",
+    argv: node('./ours.mjs', ['--etag=content']),
+  },
+  {
     id: 'ours-fetch',
     label: 'ours-fetch',
     note: 'brisk-static fetch door, serveStaticFetch behind @hono/node-server getRequestListener on node:http',
