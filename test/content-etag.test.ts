@@ -634,7 +634,8 @@ describeDoors('etag: content', (door) => {
       const ticksWhileDigesting = turns.ticks.filter((at) => at < first.headersAt).length;
       const report = `digest ${digestMs.toFixed(0)} ms, ${String(ticksWhileDigesting)} ticks, ${String(answeredMeanwhile)} requests answered meanwhile, longest turn ${turns.worst.toFixed(1)} ms, synchronous digest ${syncWorst.toFixed(1)} ms`;
       // A digest done in one turn would leave no tick and no other request inside it.
-      expect(syncWorst, report).toBeGreaterThan(100);
+      // The yardstick must be a real stall (several heartbeat periods) on any machine, fast ones included.
+      expect(syncWorst, report).toBeGreaterThan(25);
       expect(ticksWhileDigesting, report).toBeGreaterThanOrEqual(Math.min(20, digestMs / 5 / 4));
       expect(answeredMeanwhile, report).toBeGreaterThanOrEqual(5);
       expect(turns.worst, report).toBeLessThan(syncWorst);
