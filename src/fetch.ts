@@ -122,8 +122,9 @@ export function createFetchHandler(config: Config): FetchHandler {
         try {
           answer(outcome);
         } catch (error) {
-          // Nothing above throws by design; if something does, the caller still gets an answer.
-          if (outcome.kind === 'descriptor') close(outcome.fd, ignore);
+          // Nothing in `answer` throws by design (hooks run inside `prepare`, which catches); if something does,
+          // the caller still gets an answer. A descriptor is not closed here: it may already be closed or owned
+          // by a body stream, and closing a number twice can close another request's file.
           resolve(pageResponse(errorPage(asHttpError(error)), head));
         }
       };
