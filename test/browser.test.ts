@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import etag from 'etag';
 import express from 'express';
-import { chromium, type Browser, type Page, type Response as PageResponse } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import referenceServeStatic from 'serve-static';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFileThread } from '../src/file-thread.js';
 import { serveStatic } from '../src/index.js';
+import { launchChromium, watchPage, withPage } from './chromium.js';
 import { DOORS } from './doors.js';
 import { FIXTURES, tempDir, type TestServer } from './helpers.js';
 
@@ -19,7 +20,6 @@ import { FIXTURES, tempDir, type TestServer } from './helpers.js';
  * same app, so every expectation is shown to be the ordinary one.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Files up to this size come back from the file thread with their bytes; larger ones are streamed. */
 const ONE_HOP_LIMIT = 64 * 1024;
 
@@ -204,26 +204,20 @@ interface Watched {
 }
 
 function watch(page: Page, base: string): Watched {
-  const watched: Watched = { problems: [], responses: [] };
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') {
-      watched.problems.push(`console ${message.type()}: ${message.text()}`);
-    }
+  const responses: Watched['responses'] = [];
+  const { problems } = watchPage(page, {
+    consoleProblems: true,
+    onResponse: (response) => {
+      const path = new URL(response.url()).pathname;
+      responses.push({
+        path: path === base ? 'index.html' : path.slice(base.length),
+        status: response.status(),
+        type: response.headers()['content-type'],
+        body: response.body().catch(() => null),
+      });
+    },
   });
-  page.on('pageerror', (error) => watched.problems.push(`pageerror: ${error.message}`));
-  page.on('requestfailed', (request) =>
-    watched.problems.push(`requestfailed: ${request.url()} ${request.failure()?.errorText ?? ''}`),
-  );
-  page.on('response', (response) => {
-    const path = new URL(response.url()).pathname;
-    watched.responses.push({
-      path: path === base ? 'index.html' : path.slice(base.length),
-      status: response.status(),
-      type: response.headers()['content-type'],
-      body: response.body().catch(() => null),
-    });
-  });
-  return watched;
+  return { problems, responses };
 }
 
 /** Loads the page, plays the sound (a click is the user gesture playing needs), returns the page's results. */
@@ -319,19 +313,7 @@ describe('a site in Chromium (Debian chromium through playwright-core)', () => {
       return (stderrWrite as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
     } as typeof process.stderr.write;
     await startFileThread()?.ready;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -361,9 +343,7 @@ describe('a site in Chromium (Debian chromium through playwright-core)', () => {
       const answered = startFileThread()?.answered ?? 0;
       warnings.length = 0;
       seen.length = 0;
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
+      await withPage(browser, async (page) => {
         const watched = watch(page, base);
         const values = await run(page, () => page.goto(origin + base));
 
@@ -403,17 +383,13 @@ describe('a site in Chromium (Debian chromium through playwright-core)', () => {
         if (ours) expect(startFileThread()?.answered ?? 0).toBeGreaterThan(answered);
         await settle();
         expect(warnings).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 45_000);
 
     it('revalidates on reload: 304s for every file but the sound, which is fetched again by Range', async () => {
       warnings.length = 0;
       seen.length = 0;
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
+      await withPage(browser, async (page) => {
         const watched = watch(page, base);
         expect(await run(page, () => page.goto(origin + base))).toEqual(expected);
         const first = Object.fromEntries(seen.splice(0).map((entry) => [entry.path, entry.etag]));
@@ -448,9 +424,7 @@ describe('a site in Chromium (Debian chromium through playwright-core)', () => {
         if (ours) expect(startFileThread()?.answered ?? 0).toBeGreaterThan(answered);
         await settle();
         expect(warnings).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 45_000);
   });
 });
@@ -530,20 +504,7 @@ describe('precompressed sidecars in Chromium (Debian chromium through playwright
       writeFileSync(join(site.path, name), bytes);
       utimesSync(join(site.path, name), time + 60, time + 60);
     }
-    // The same launch as the suite above.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -567,32 +528,27 @@ describe('precompressed sidecars in Chromium (Debian chromium through playwright
 
     /** Each response Chromium reported, by file name: its headers, its (decoded) body, the request's headers. */
     function record(page: Page): { problems: string[]; responses: Map<string, Reported[]> } {
-      const problems: string[] = [];
       const responses = new Map<string, Reported[]>();
-      page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
-      page.on('console', (message) => {
-        if (message.type() === 'error' || message.type() === 'warning') problems.push(`console ${message.type()}: ${message.text()}`);
-      });
-      page.on('requestfailed', (request) => problems.push(`requestfailed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
-      page.on('response', (response: PageResponse) => {
-        const path = new URL(response.url()).pathname;
-        const name = path === '/' ? 'index.html' : path.slice(1);
-        const list = responses.get(name) ?? [];
-        list.push({
-          status: response.status(),
-          headers: response.allHeaders(),
-          body: response.body().catch(() => null),
-          sent: response.request().allHeaders(),
-        });
-        responses.set(name, list);
+      const { problems } = watchPage(page, {
+        consoleProblems: true,
+        onResponse: (response) => {
+          const path = new URL(response.url()).pathname;
+          const name = path === '/' ? 'index.html' : path.slice(1);
+          const list = responses.get(name) ?? [];
+          list.push({
+            status: response.status(),
+            headers: response.allHeaders(),
+            body: response.body().catch(() => null),
+            sent: response.request().allHeaders(),
+          });
+          responses.set(name, list);
+        },
       });
       return { problems, responses };
     }
 
     it('runs the page from br sidecars; files without sidecars go out plain and without Vary', async () => {
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
+      await withPage(browser, async (page) => {
         const { problems, responses } = record(page);
         await page.goto(`${server.url}/`);
         await page.waitForSelector('#done:text("yes")', { timeout: 15_000 });
@@ -632,15 +588,11 @@ describe('precompressed sidecars in Chromium (Debian chromium through playwright
           expect(body, name).not.toBeNull();
           expect(sha256(body ?? Buffer.alloc(0)), name).toBe(sha256(originals[name] ?? Buffer.alloc(0)));
         }
-      } finally {
-        await context.close();
-      }
+      });
     }, 45_000);
 
     it('revalidates the br copies on reload: 304 with Vary, by the br ETag', async () => {
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
+      await withPage(browser, async (page) => {
         const { problems, responses } = record(page);
         await page.goto(`${server.url}/`);
         await page.waitForSelector('#done:text("yes")', { timeout: 15_000 });
@@ -663,9 +615,7 @@ describe('precompressed sidecars in Chromium (Debian chromium through playwright
           expect(headers['etag'], name).toBe(tags[name]);
           expect(headers['vary']?.toLowerCase().split(/\s*,\s*/), name).toContain('accept-encoding');
         }
-      } finally {
-        await context.close();
-      }
+      });
     }, 45_000);
   });
 });

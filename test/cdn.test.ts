@@ -3,11 +3,9 @@
  * deployed behind nginx or CloudFront. Hashed assets are mounted with `{ maxAge: '1y', immutable: true }`, pages
  * with `maxAge: 0`. serve-static is mounted the same way in the same app as the control.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import referenceServeStatic from 'serve-static';
@@ -15,9 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFileThread } from '../src/file-thread.js';
 import { serveStatic } from '../src/index.js';
 import { get, tempDir } from './helpers.js';
+import { startNginx, type Nginx } from './nginx.js';
 
-/** Debian's nginx (apt, `.ci/run`); /usr/sbin is not on every user's PATH. */
-const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 /** nginx keeps time in whole seconds: an entry valid for 1 s is expired for certain 2 s after it was stored. */
 const PAGE_TTL_SECONDS = 1;
 const PAST_PAGE_TTL_MS = (PAGE_TTL_SECONDS + 1) * 1000 + 150;
@@ -42,49 +39,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((done) => setTimeout(done, ms));
 }
 
-/** A port nobody listens on right now: bound on port 0, then released for nginx. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const address = probe.address();
-  if (address === null || typeof address !== 'object') throw new Error('no address');
-  await new Promise<void>((done) => probe.close(() => done()));
-  return address.port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
-}
-
 /**
- * The configuration of the test's nginx: everything it writes stays in `dir`. Assets keep the origin's
- * `Cache-Control` (a year, immutable). Pages come with `max-age=0`, which nginx does not store at all (every
- * request would be a full 200 from the origin, as `/as-is/` shows): under `/` nginx keeps a page for 1 s
- * regardless and then revalidates it with the origin's validators (`proxy_cache_revalidate`).
+ * The test's `http` directives (./nginx.ts keeps nginx's pid, logs and temp files in `dir`; its cache is there
+ * too). Assets keep the origin's `Cache-Control` (a year, immutable). Pages come with `max-age=0`, which nginx
+ * does not store at all (every request would be a full 200 from the origin, as `/as-is/` shows): under `/`
+ * nginx keeps a page for 1 s regardless and then revalidates it with the origin's validators
+ * (`proxy_cache_revalidate`).
  */
-function nginxConf(dir: string, port: number, originPort: number): string {
+function nginxHttp(dir: string, port: number, originPort: number): string {
   const upstream = `http://127.0.0.1:${String(originPort)}`;
-  return `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log notice;
-events { worker_connections 128; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy_temp;
-  fastcgi_temp_path ${dir}/fastcgi_temp;
-  uwsgi_temp_path ${dir}/uwsgi_temp;
-  scgi_temp_path ${dir}/scgi_temp;
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=static:1m max_size=64m inactive=10m use_temp_path=off;
+  return `  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=static:1m max_size=64m inactive=10m use_temp_path=off;
   server {
     listen 127.0.0.1:${String(port)};
     proxy_cache static;
@@ -104,7 +68,6 @@ http {
       proxy_pass ${upstream}/;
     }
   }
-}
 `;
 }
 
@@ -124,8 +87,7 @@ describe('behind nginx as a caching reverse proxy', () => {
   const stderr: string[] = [];
   const stderrWrite = process.stderr.write;
   let app: Server;
-  let nginx: ChildProcess;
-  let nginxOutput = '';
+  let nginx: Nginx | undefined;
   let proxy: string;
 
   function pagesOf(prefix: string): string {
@@ -167,23 +129,10 @@ describe('behind nginx as a caching reverse proxy', () => {
     const address = app.address();
     if (address === null || typeof address !== 'object') throw new Error('no address');
 
-    const port = await freePort();
     const nginxDir = join(dir.path, 'nginx');
-    mkdirSync(nginxDir);
-    const conf = join(nginxDir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(nginxDir, port, address.port));
-    nginx = spawn(NGINX, ['-c', conf, '-p', `${nginxDir}/`, '-e', join(nginxDir, 'error.log')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    nginx.stdout?.on('data', (chunk: Buffer) => (nginxOutput += chunk.toString()));
-    nginx.stderr?.on('data', (chunk: Buffer) => (nginxOutput += chunk.toString()));
-    const exited = new Promise<string>((done) => nginx.once('exit', (code) => done(`nginx exited with ${String(code)}`)));
-    nginx.once('error', (error) => (nginxOutput += String(error)));
-    for (let attempt = 0; attempt < 100 && !(await canConnect(port)); attempt++) {
-      const early = await Promise.race([exited, sleep(50).then(() => null)]);
-      if (early !== null) throw new Error(`${early}: ${nginxOutput}`);
-    }
-    proxy = `http://127.0.0.1:${String(port)}`;
+    const originPort = address.port;
+    nginx = await startNginx(nginxDir, (port) => nginxHttp(nginxDir, port, originPort));
+    proxy = nginx.url;
     await startFileThread()?.ready;
     process.stderr.write = function (this: typeof process.stderr, chunk: unknown, ...rest: unknown[]): boolean {
       stderr.push(String(chunk));
@@ -193,12 +142,7 @@ describe('behind nginx as a caching reverse proxy', () => {
 
   afterAll(async () => {
     process.stderr.write = stderrWrite;
-    if (nginx !== undefined && nginx.exitCode === null) {
-      const exited = new Promise((done) => nginx.once('exit', done));
-      nginx.kill('SIGQUIT');
-      await Promise.race([exited, sleep(5000)]);
-      if (nginx.exitCode === null && nginx.signalCode === null) nginx.kill('SIGKILL');
-    }
+    await nginx?.stop();
     if (app !== undefined) {
       app.closeAllConnections();
       await new Promise<void>((done) => app.close(() => done()));

@@ -731,6 +731,26 @@ function replyHeaders(reply: Reply): Record<string, string> {
   return sortKeys(out);
 }
 
+/**
+ * A GET of /app.js from a server with `precompressed: true`, sent with an `Accept-Encoding` under which br
+ * wins: the .br sidecar's bytes, length and validators under app.js's own type, with `Vary`.
+ */
+async function expectBrSidecar(port: number, acceptEncoding: string): Promise<void> {
+  const br = await send(port, '/app.js', 'GET', { 'Accept-Encoding': acceptEncoding });
+  expect(br.status).toBe(200);
+  expect(replyHeaders(br)).toEqual(
+    sortKeys({
+      ...fileHeaders(APP_JS),
+      'content-encoding': 'br',
+      'content-length': String(APP_BR.length),
+      etag: etagOf('app.js.br', 'br'),
+      'last-modified': lastModifiedOf('app.js.br'),
+      vary: 'Accept-Encoding',
+    }),
+  );
+  expect(br.body.equals(APP_BR)).toBe(true);
+}
+
 /** Targets sent raw (fetch would normalise them); none may reach a byte outside root. */
 const RAW_HOSTILE = [
   '/../secret.txt',
@@ -749,6 +769,22 @@ const RAW_HOSTILE = [
   '/.env',
   '/.git/config',
 ];
+
+/**
+ * The hostile-raw-targets test, the same for every server that runs the fetch door: each RAW_HOSTILE target
+ * sent to `port` is refused (400, 403 or 404) and no answer carries a secret's bytes.
+ */
+async function expectRawHostileRefused(port: number): Promise<void> {
+  const outcomes: [string, number, boolean][] = [];
+  for (const target of RAW_HOSTILE) {
+    const reply = await rawRequest(port, target);
+    outcomes.push([target, reply.status, leaks(reply.body)]);
+  }
+  for (const [target, status, leaked] of outcomes) {
+    expect([target, leaked]).toEqual([target, false]);
+    expect([target, [400, 403, 404].includes(status)]).toEqual([target, true]);
+  }
+}
 
 /**
  * Starts `count` downloads of `path` and stalls each once its first bytes are in: the server has sent what
@@ -922,19 +958,7 @@ describe('in Hono on @hono/node-server', () => {
   });
 
   it('sends the .br sidecar with precompressed: true, with Vary, and the file itself to others', async () => {
-    const br = await send(precompressed.port, '/app.js', 'GET', { 'Accept-Encoding': 'gzip, br' });
-    expect(br.status).toBe(200);
-    expect(replyHeaders(br)).toEqual(
-      sortKeys({
-        ...fileHeaders(APP_JS),
-        'content-encoding': 'br',
-        'content-length': String(APP_BR.length),
-        etag: etagOf('app.js.br', 'br'),
-        'last-modified': lastModifiedOf('app.js.br'),
-        vary: 'Accept-Encoding',
-      }),
-    );
-    expect(br.body.equals(APP_BR)).toBe(true);
+    await expectBrSidecar(precompressed.port, 'gzip, br');
     const identity = await send(precompressed.port, '/app.js');
     expect([identity.status, header(identity, 'content-encoding'), header(identity, 'vary')]).toEqual([200, undefined, 'Accept-Encoding']);
     expect(identity.body.equals(APP_JS.bytes)).toBe(true);
@@ -953,17 +977,7 @@ describe('in Hono on @hono/node-server', () => {
     expect(await closedFiles('self', STALL_FILE)).toEqual([]);
   });
 
-  it('never serves a byte from outside root for hostile raw request targets', async () => {
-    const outcomes: [string, number, boolean][] = [];
-    for (const target of RAW_HOSTILE) {
-      const reply = await rawRequest(plain.port, target);
-      outcomes.push([target, reply.status, leaks(reply.body)]);
-    }
-    for (const [target, status, leaked] of outcomes) {
-      expect([target, leaked]).toEqual([target, false]);
-      expect([target, [400, 403, 404].includes(status)]).toEqual([target, true]);
-    }
-  });
+  it('never serves a byte from outside root for hostile raw request targets', () => expectRawHostileRefused(plain.port));
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1144,19 +1158,7 @@ describe.each(RUNTIMES)('on $name, running test/runtimes/fetch-app.mjs', (runtim
   });
 
   it('sends the .br sidecar with Content-Encoding and Vary, and the file itself to clients without br', async () => {
-    const br = await send(ports().precompressed, '/app.js', 'GET', { 'Accept-Encoding': 'gzip;q=0.5, br' });
-    expect(br.status).toBe(200);
-    expect(replyHeaders(br)).toEqual(
-      sortKeys({
-        ...fileHeaders(APP_JS),
-        'content-encoding': 'br',
-        'content-length': String(APP_BR.length),
-        etag: etagOf('app.js.br', 'br'),
-        'last-modified': lastModifiedOf('app.js.br'),
-        vary: 'Accept-Encoding',
-      }),
-    );
-    expect(br.body.equals(APP_BR)).toBe(true);
+    await expectBrSidecar(ports().precompressed, 'gzip;q=0.5, br');
 
     const gzip = await send(ports().precompressed, '/app.js', 'GET', { 'Accept-Encoding': 'gzip' });
     expect([gzip.status, header(gzip, 'content-encoding'), header(gzip, 'vary'), header(gzip, 'content-length')]).toEqual([
@@ -1236,15 +1238,5 @@ describe.each(RUNTIMES)('on $name, running test/runtimes/fetch-app.mjs', (runtim
     expect(await closedFiles(pid, STALL_FILE)).toEqual([]);
   });
 
-  it('never serves a byte from outside root for hostile raw request targets', async () => {
-    const outcomes: [string, number, boolean][] = [];
-    for (const target of RAW_HOSTILE) {
-      const reply = await rawRequest(ports().plain, target);
-      outcomes.push([target, reply.status, leaks(reply.body)]);
-    }
-    for (const [target, status, leaked] of outcomes) {
-      expect([target, leaked]).toEqual([target, false]);
-      expect([target, [400, 403, 404].includes(status)]).toEqual([target, true]);
-    }
-  });
+  it('never serves a byte from outside root for hostile raw request targets', () => expectRawHostileRefused(ports().plain));
 });

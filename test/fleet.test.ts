@@ -7,19 +7,16 @@
  * on the other origin is a full 200, and that a same-size rewrite restoring the modification time on both
  * origins reaches the client after the next expiry.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { connect, createServer } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic } from '../src/index.js';
 import { get, tempDir } from './helpers.js';
+import { startNginx, type Nginx } from './nginx.js';
 
-/** Debian's nginx; /usr/sbin is not on every user's PATH. */
-const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx';
 /** nginx keeps time in whole seconds: an entry valid for 1 s is expired for certain 2 s after it was stored. */
 const PAGE_TTL_SECONDS = 1;
 const PAST_PAGE_TTL_MS = (PAGE_TTL_SECONDS + 1) * 1000 + 150;
@@ -75,54 +72,21 @@ async function startOrigin(name: string, root: string, mtime: Date, etag: true |
   return { name, root, mtime, answers, port: address.port, server };
 }
 
-/** A port nobody listens on right now: bound on port 0, then released for nginx. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
-  const address = probe.address();
-  if (address === null || typeof address !== 'object') throw new Error('no address');
-  await new Promise<void>((done) => probe.close(() => done()));
-  return address.port;
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
-}
-
 /**
- * nginx with two round-robin upstream groups, one per fleet, everything it writes kept in `dir`. Pages come
- * with `max-age=0`, which nginx would not store at all: it keeps them for 1 s regardless and then revalidates
- * with the validators it holds (If-None-Match and If-Modified-Since). `X-Upstream` names the origin that
- * answered, `X-Cache-Status` what nginx made of it (MISS, HIT, REVALIDATED after a 304, EXPIRED after a 200).
+ * The `http` directives of an nginx with two round-robin upstream groups, one per fleet (./nginx.ts keeps its
+ * pid, logs and temp files in `dir`; its cache is there too). Pages come with `max-age=0`, which nginx would
+ * not store at all: it keeps them for 1 s regardless and then revalidates with the validators it holds
+ * (If-None-Match and If-Modified-Since). `X-Upstream` names the origin that answered, `X-Cache-Status` what
+ * nginx made of it (MISS, HIT, REVALIDATED after a 304, EXPIRED after a 200).
  */
-function nginxConf(dir: string, port: number, fleets: Readonly<Record<string, readonly Origin[]>>): string {
+function nginxHttp(dir: string, port: number, fleets: Readonly<Record<string, readonly Origin[]>>): string {
   const upstreams = Object.entries(fleets)
     .map(([name, origins]) => `  upstream ${name} {\n${origins.map((origin) => `    server 127.0.0.1:${String(origin.port)};\n`).join('')}  }`)
     .join('\n');
   const locations = Object.keys(fleets)
     .map((name) => `    location /${name}/ {\n      proxy_pass http://${name}/;\n    }`)
     .join('\n');
-  return `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log notice;
-events { worker_connections 128; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy_temp;
-  fastcgi_temp_path ${dir}/fastcgi_temp;
-  uwsgi_temp_path ${dir}/uwsgi_temp;
-  scgi_temp_path ${dir}/scgi_temp;
-  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=fleet:1m max_size=16m inactive=10m use_temp_path=off;
+  return `  proxy_cache_path ${dir}/cache levels=1:2 keys_zone=fleet:1m max_size=16m inactive=10m use_temp_path=off;
 ${upstreams}
   server {
     listen 127.0.0.1:${String(port)};
@@ -135,7 +99,6 @@ ${upstreams}
     add_header X-Upstream $upstream_addr always;
 ${locations}
   }
-}
 `;
 }
 
@@ -146,8 +109,7 @@ describe('two origins behind nginx (round robin, proxy_cache_revalidate on)', ()
   const mtimeB = new Date(mtimeA.getTime() + DAY_MS);
   let content: Origin[] = [];
   let weak: Origin[] = [];
-  let nginx: ChildProcess | undefined;
-  let nginxOutput = '';
+  let nginx: Nginx | undefined;
   let proxy: string;
 
   const nameOfPort = (upstream: string | null): string =>
@@ -164,32 +126,13 @@ describe('two origins behind nginx (round robin, proxy_cache_revalidate on)', ()
       startOrigin('weak B', join(dir.path, 'weak-b'), mtimeB, true),
     ]);
 
-    const port = await freePort();
     const nginxDir = join(dir.path, 'nginx');
-    mkdirSync(nginxDir);
-    const conf = join(nginxDir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(nginxDir, port, { content, weak }));
-    const child = spawn(NGINX, ['-c', conf, '-p', `${nginxDir}/`, '-e', join(nginxDir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    nginx = child;
-    child.stdout.on('data', (chunk: Buffer) => (nginxOutput += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (nginxOutput += chunk.toString()));
-    child.once('error', (error) => (nginxOutput += String(error)));
-    const exited = new Promise<string>((done) => child.once('exit', (code) => done(`nginx exited with ${String(code)}`)));
-    for (let attempt = 0; attempt < 100 && !(await canConnect(port)); attempt++) {
-      const early = await Promise.race([exited, sleep(50).then(() => null)]);
-      if (early !== null) throw new Error(`${early}: ${nginxOutput}`);
-    }
-    proxy = `http://127.0.0.1:${String(port)}`;
+    nginx = await startNginx(nginxDir, (port) => nginxHttp(nginxDir, port, { content, weak }));
+    proxy = nginx.url;
   });
 
   afterAll(async () => {
-    if (nginx !== undefined && nginx.exitCode === null) {
-      const child = nginx;
-      const exited = new Promise((done) => child.once('exit', done));
-      child.kill('SIGQUIT');
-      await Promise.race([exited, sleep(5000)]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    await nginx?.stop();
     await Promise.all(
       [...content, ...weak].map(
         (origin) =>

@@ -1,7 +1,7 @@
 /**
- * The `spa` option in a real browser: Debian's Chromium (driven by playwright-core, launched as in
- * browser.test.ts) loads a Vite-style app (hashed asset names, a module entry, a lazily imported page chunk, a
- * hand-written History API router, a JSON API) served with `{ spa: true, maxAge: '1y', immutable: true }` at the
+ * The `spa` option in a real browser: Debian's Chromium (driven by playwright-core, launched by chromium.ts)
+ * loads a Vite-style app (hashed asset names, a module entry, a lazily imported page chunk, a hand-written
+ * History API router, a JSON API) served with `{ spa: true, maxAge: '1y', immutable: true }` at the
  * root, through each door: Express 5 with the Connect door, and Hono on @hono/node-server with the fetch door,
  * each with its own `/api/user` route and a JSON 404 handler. Checked: a deep link boots the app and renders its
  * route; a reload on a `pushState`d URL boots it again (document 200, `no-cache`); a missing hashed chunk is a
@@ -17,13 +17,13 @@ import { dirname, join } from 'node:path';
 import { serve as serveHono } from '@hono/node-server';
 import express from 'express';
 import { Hono } from 'hono';
-import { chromium, type Browser, type ConsoleMessage, type Page, type Response as PageResponse } from 'playwright-core';
+import type { Browser, ConsoleMessage, Page, Response as PageResponse } from 'playwright-core';
 import referenceServeStatic from 'serve-static';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveStatic, serveStaticFetch } from '../src/index.js';
+import { launchChromium, watchPage, withPage } from './chromium.js';
 import { listen, tempDir } from './helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ASSET_CACHE = 'public, max-age=31536000, immutable';
 const JS = 'text/javascript; charset=utf-8';
 const ENTRY = '/assets/index-a1b2c3d4.js';
@@ -118,12 +118,8 @@ interface Watched {
 }
 
 function watch(page: Page): Watched {
-  const watched: Watched = { problems: [], console: [], responses: [] };
-  page.on('console', (message) => watched.console.push(message));
-  page.on('pageerror', (error) => watched.problems.push(`pageerror: ${error.message}`));
-  page.on('requestfailed', (request) => watched.problems.push(`requestfailed: ${request.url()} ${request.failure()?.errorText ?? ''}`));
-  page.on('response', (response) => watched.responses.push(response));
-  return watched;
+  const responses: PageResponse[] = [];
+  return { ...watchPage(page, { consoleProblems: false, onResponse: (response) => responses.push(response) }), responses };
 }
 
 /**
@@ -231,20 +227,7 @@ describe('a single-page app in Chromium (Debian chromium through playwright-core
       mkdirSync(dirname(join(site.path, name)), { recursive: true });
       writeFileSync(join(site.path, name), text);
     }
-    // The same launch as browser.test.ts.
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless=new',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
@@ -269,9 +252,7 @@ describe('a single-page app in Chromium (Debian chromium through playwright-core
     afterAll(() => origin.close());
 
     it('boots from a deep link and renders its route; assets keep their year-long lifetime', async () => {
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
+      await withPage(browser, async (page) => {
         const watched = watch(page);
         const document = await page.goto(`${origin.url}/inbox/42`);
         expect(document?.status()).toBe(200);
@@ -309,15 +290,11 @@ describe('a single-page app in Chromium (Debian chromium through playwright-core
         expect((await api404?.allHeaders())?.['content-type']).toMatch(/^application\/json/);
         expect(watched.problems).toEqual([]);
         expect(unexpectedConsole(watched, ['/api/nope'])).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 30_000);
 
     it('boots again on a reload of a pushState URL: the document is 200 and no-cache', async () => {
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
+      await withPage(browser, async (page) => {
         const watched = watch(page);
         await page.goto(`${origin.url}/`);
         expect((await readPage(page)).app).toBe('home');
@@ -343,15 +320,11 @@ describe('a single-page app in Chromium (Debian chromium through playwright-core
         await page.waitForSelector('main:text("home")', { timeout: 5_000 });
         expect(watched.problems).toEqual([]);
         expect(unexpectedConsole(watched, ['/api/nope'])).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 30_000);
 
     it('answers a missing hashed chunk with a 404 its import() rejects cleanly on, never HTML', async () => {
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
+      await withPage(browser, async (page) => {
         const watched = watch(page);
         const document = await page.goto(`${origin.url}/broken`);
         expect(document?.status()).toBe(200);
@@ -374,9 +347,7 @@ describe('a single-page app in Chromium (Debian chromium through playwright-core
         // Chromium stops reading a module response it will not run (net::ERR_ABORTED): that request only.
         expect(watched.problems.filter((problem) => !problem.startsWith(`requestfailed: ${origin.url}${MISSING_CHUNK} `))).toEqual([]);
         expect(unexpectedConsole(watched, ['/api/nope', MISSING_CHUNK])).toEqual([]);
-      } finally {
-        await context.close();
-      }
+      });
     }, 30_000);
   });
 
@@ -388,9 +359,7 @@ describe('a single-page app in Chromium (Debian chromium through playwright-core
     afterAll(() => origin.close());
 
     it('answers the missing chunk with index.html, and Chromium reports the MIME type failure', async () => {
-      const context = await browser.newContext();
-      try {
-        const page = await context.newPage();
+      await withPage(browser, async (page) => {
         const watched = watch(page);
         await page.goto(`${origin.url}/broken`);
         expect(await readPage(page)).toMatchObject({ chunk: 'rejected: TypeError' });
@@ -399,9 +368,7 @@ describe('a single-page app in Chromium (Debian chromium through playwright-core
         expect((await chunk?.allHeaders())?.['content-type']).toBe('text/html; charset=utf-8');
         const texts = watched.console.map((message) => message.text());
         expect(texts.filter((text) => /MIME type of "text\/html"/i.test(text))).toHaveLength(1);
-      } finally {
-        await context.close();
-      }
+      });
     }, 30_000);
   });
 });
