@@ -10,7 +10,11 @@
  * - behind `Bun.serve({ fetch })`, `Deno.serve(handler)` and Node's `node:http` with `getRequestListener`, each
  *   running test/runtimes/fetch-app.mjs on the built package (dist/index.js, `npm run build` first): the same
  *   answers, hostile raw targets, and for a stalled or aborted download, how much the runtime holds in memory
- *   and whether the file is closed (both read from the child's /proc entries).
+ *   and whether the file is closed (both read from the child's /proc entries);
+ * - the issue-11 options on the same three runtimes (fetch-app.mjs's `spa` port: `spa: true`, `etag: 'content'`,
+ *   sidecars, a year-long immutable `maxAge`): deep links answered with index.html under `no-cache` and `Vary:
+ *   Accept`, misses with an extension and non-navigations left to the app, strong SHA-256 ETags for files and
+ *   sidecars, and one ETag for the same bytes from all three.
  *
  * Runtimes are allowed their own framing only where a control `Response` built by hand in the same process
  * shows the runtime does the same to any such response (see `Quirks`).
@@ -1005,7 +1009,7 @@ const RUNTIMES: readonly Runtime[] = [
   { ...NODE, name: 'Node (node:http + getRequestListener)', quirks: { streamLosesContentLength: false } },
 ];
 
-/** What fetch-app.mjs prints once both servers listen. */
+/** What fetch-app.mjs prints once its servers listen (the suites above use these two ports). */
 interface Ports {
   readonly runtime: string;
   readonly plain: number;
@@ -1239,4 +1243,195 @@ describe.each(RUNTIMES)('on $name, running test/runtimes/fetch-app.mjs', (runtim
   });
 
   it('never serves a byte from outside root for hostile raw request targets', () => expectRawHostileRefused(ports().plain));
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Issue 11 on every runtime: fetch-app.mjs's `spa` port serves root/spa with `{ spa: true, etag: 'content',
+// precompressed: true, maxAge: '1y', immutable: true }`, the options of a single-page app deployed to a fleet.
+// A tree built as Vite builds one: the app shell, hashed assets (one with a fresh .br sidecar), and a file
+// above the fetch door's whole-body limit, so its digest is computed by reads of an open descriptor and its
+// body streamed.
+
+const SPA_ROOT = join(ROOT, 'spa');
+const SPA_INDEX = fixture('index.html', 'text/html; charset=utf-8', Buffer.from('<!doctype html><title>inbox</title><script type="module" src="/assets/app-1a2b3c.js"></script>\n'));
+const SPA_APP = fixture('assets/app-1a2b3c.js', 'text/javascript; charset=utf-8', jsText(8 * KiB));
+const SPA_APP_BR = brotliCompressSync(SPA_APP.bytes);
+const SPA_DATA = fixture('assets/data-5e6f7a.bin', 'application/octet-stream', randomBytes(300 * KiB));
+/** Chromium's `Accept` on a page navigation (a deep link, a reload). */
+const NAVIGATION_ACCEPT =
+  'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7';
+const YEAR_IMMUTABLE = 'public, max-age=31536000, immutable';
+
+function writeSpaTree(): void {
+  mkdirSync(join(SPA_ROOT, 'assets'), { recursive: true });
+  for (const [i, file] of [SPA_INDEX, SPA_APP, SPA_DATA].entries()) {
+    writeFileSync(join(SPA_ROOT, file.name), file.bytes);
+    utimesSync(join(SPA_ROOT, file.name), MTIME_SECONDS + i * 3_600, MTIME_SECONDS + i * 3_600);
+  }
+  // A minute newer than the script: fresh.
+  const appTime = statSync(join(SPA_ROOT, SPA_APP.name)).mtimeMs / 1000;
+  writeFileSync(join(SPA_ROOT, `${SPA_APP.name}.br`), SPA_APP_BR);
+  utimesSync(join(SPA_ROOT, `${SPA_APP.name}.br`), appTime + 60, appTime + 60);
+}
+
+writeSpaTree();
+
+/** The strong ETag `etag: 'content'` promises: the base64url SHA-256 of the bytes sent, quoted. */
+function contentEtag(bytes: Uint8Array): string {
+  return `"${createHash('sha256').update(bytes).digest('base64url')}"`;
+}
+
+function spaLastModified(name: string): string {
+  return statSync(join(SPA_ROOT, name)).mtime.toUTCString();
+}
+
+/** What fetch-app.mjs prints once its three servers listen. */
+interface SpaPorts extends Ports {
+  readonly spa: number;
+}
+
+describe('spa and etag: content through the fetch door on Bun.serve, Deno.serve and node:http (fetch-app.mjs, port spa)', () => {
+  const children = new Map<string, SpaPorts & Omit<Launched<SpaPorts>, 'first'>>();
+  let denoDir: { path: string; remove: () => void } | undefined;
+
+  function spaPort(runtime: Runtime): number {
+    const child = children.get(runtime.name);
+    if (child === undefined) throw new Error(`${runtime.name} did not start`);
+    return child.spa;
+  }
+
+  beforeAll(async () => {
+    expect(existsSync(DIST), `${DIST} is built (npm run build)`).toBe(true);
+    denoDir = tempDir('brisk-static-fetch-spa-deno-');
+    const deno = denoDir.path;
+    // All three at once: they start in parallel, and every one that did start is stopped in afterAll even
+    // when another failed.
+    const started = await Promise.allSettled(
+      RUNTIMES.map(async (runtime) => {
+        const { first, ...child } = await launch<SpaPorts>(runtime, APP, [DIST, ROOT, String(CHILD_LIFETIME_MS)], deno);
+        children.set(runtime.name, { ...first, ...child });
+      }),
+    );
+    for (const outcome of started) if (outcome.status === 'rejected') throw outcome.reason;
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all([...children.values()].map((child) => stop(child)));
+    denoDir?.remove();
+  });
+
+  describe.each(RUNTIMES)('on $name', (runtime) => {
+    it('runs there and announces the spa port in its first line', () => {
+      const child = children.get(runtime.name);
+      expect(child?.runtime).toMatch(runtime.reports);
+      expect([typeof child?.plain, typeof child?.precompressed, typeof child?.spa]).toEqual(['number', 'number', 'number']);
+    });
+
+    it('answers a deep-link navigation with index.html, no-cache, Vary: Accept and its content ETag; 304 to that ETag', async () => {
+      const etag = contentEtag(SPA_INDEX.bytes);
+      const expected = sortKeys({
+        'accept-ranges': 'bytes',
+        // The assets' year-long immutable lifetime is not the app shell's.
+        'cache-control': 'no-cache',
+        'content-length': String(SPA_INDEX.bytes.length),
+        'content-type': SPA_INDEX.type,
+        etag,
+        'last-modified': spaLastModified(SPA_INDEX.name),
+        vary: 'Accept',
+      });
+      const page = await send(spaPort(runtime), '/inbox/42', 'GET', { Accept: NAVIGATION_ACCEPT, 'Accept-Encoding': 'gzip, deflate, br, zstd' });
+      expect(page.status).toBe(200);
+      expect(replyHeaders(page)).toEqual(expected);
+      expect(page.body.equals(SPA_INDEX.bytes)).toBe(true);
+
+      const head = await send(spaPort(runtime), '/inbox/42', 'HEAD', { Accept: NAVIGATION_ACCEPT });
+      expect([head.status, head.body.length]).toEqual([200, 0]);
+      expect(replyHeaders(head)).toEqual(expected);
+
+      const revalidated = await send(spaPort(runtime), '/inbox/42', 'GET', { Accept: NAVIGATION_ACCEPT, 'If-None-Match': etag });
+      expect([revalidated.status, revalidated.body.length]).toEqual([304, 0]);
+      expect(replyHeaders(revalidated)).toEqual(
+        sortKeys({ 'accept-ranges': 'bytes', 'cache-control': 'no-cache', etag, 'last-modified': spaLastModified(SPA_INDEX.name), vary: 'Accept' }),
+      );
+    });
+
+    it('lets a JSON fetch of /inbox/42 and a navigation to a missing hashed chunk reach the app’s own 404', async () => {
+      for (const [path, accept] of [
+        ['/inbox/42', 'application/json'],
+        ['/assets/chunk-0badc0de.js', NAVIGATION_ACCEPT],
+      ] as const) {
+        const reply = await send(spaPort(runtime), path, 'GET', { Accept: accept });
+        expect([path, reply.status, header(reply, 'content-type'), reply.body.toString()]).toEqual([path, 404, 'text/plain; charset=utf-8', 'app 404']);
+        expect([path, header(reply, 'etag'), header(reply, 'cache-control')]).toEqual([path, undefined, undefined]);
+      }
+    });
+
+    it('serves a hashed asset immutable for a year with its content ETag, and its .br sidecar with the sidecar’s own', async () => {
+      const asset = `/${SPA_APP.name}`;
+      const identity = await send(spaPort(runtime), asset);
+      expect(identity.status).toBe(200);
+      expect(replyHeaders(identity)).toEqual(
+        sortKeys({
+          'accept-ranges': 'bytes',
+          'cache-control': YEAR_IMMUTABLE,
+          'content-length': String(SPA_APP.bytes.length),
+          'content-type': SPA_APP.type,
+          etag: contentEtag(SPA_APP.bytes),
+          'last-modified': spaLastModified(SPA_APP.name),
+          vary: 'Accept-Encoding',
+        }),
+      );
+      expect(identity.body.equals(SPA_APP.bytes)).toBe(true);
+
+      const br = await send(spaPort(runtime), asset, 'GET', { 'Accept-Encoding': 'br' });
+      expect(br.status).toBe(200);
+      expect(replyHeaders(br)).toEqual(
+        sortKeys({
+          'accept-ranges': 'bytes',
+          'cache-control': YEAR_IMMUTABLE,
+          'content-encoding': 'br',
+          'content-length': String(SPA_APP_BR.length),
+          'content-type': SPA_APP.type,
+          etag: contentEtag(SPA_APP_BR),
+          'last-modified': spaLastModified(`${SPA_APP.name}.br`),
+          vary: 'Accept-Encoding',
+        }),
+      );
+      expect(br.body.equals(SPA_APP_BR)).toBe(true);
+      // Two different byte strings, two different strong validators.
+      expect(contentEtag(SPA_APP_BR)).not.toBe(contentEtag(SPA_APP.bytes));
+    });
+
+    it('digests a streamed 300 KiB file to its SHA-256, and honours that ETag in If-Range with a 206', async () => {
+      const etag = contentEtag(SPA_DATA.bytes);
+      const path = `/${SPA_DATA.name}`;
+      const whole = await send(spaPort(runtime), path);
+      expect(whole.status).toBe(200);
+      expect([header(whole, 'etag'), header(whole, 'cache-control'), header(whole, 'content-type')]).toEqual([etag, YEAR_IMMUTABLE, SPA_DATA.type]);
+      // Above the whole-body limit the body is a stream: Bun's framing, as asserted on its control above.
+      expect(header(whole, 'content-length')).toBe(runtime.quirks.streamLosesContentLength ? undefined : String(SPA_DATA.bytes.length));
+      expect(sha256(whole.body)).toBe(SPA_DATA.sha256);
+
+      const part = await send(spaPort(runtime), path, 'GET', { Range: 'bytes=1000-1999', 'If-Range': etag });
+      expect([part.status, header(part, 'content-range'), header(part, 'etag')]).toEqual([206, `bytes 1000-1999/${SPA_DATA.bytes.length}`, etag]);
+      expect(part.body.equals(SPA_DATA.bytes.subarray(1000, 2000))).toBe(true);
+    });
+  });
+
+  it('sends the 300 KiB file’s SHA-256 ETag from all three runtimes, and each answers another’s ETag with 304', async () => {
+    const path = `/${SPA_DATA.name}`;
+    const etags: [string, string | undefined][] = [];
+    for (const runtime of RUNTIMES) {
+      const reply = await send(spaPort(runtime), path, 'HEAD');
+      expect([runtime.name, reply.status]).toEqual([runtime.name, 200]);
+      etags.push([runtime.name, header(reply, 'etag')]);
+    }
+    const expected = contentEtag(SPA_DATA.bytes);
+    expect(etags).toEqual(RUNTIMES.map((runtime) => [runtime.name, expected]));
+    for (const [i, runtime] of RUNTIMES.entries()) {
+      const other = etags[(i + 1) % etags.length]?.[1] ?? '';
+      const reply = await send(spaPort(runtime), path, 'GET', { 'If-None-Match': other });
+      expect([runtime.name, reply.status, reply.body.length, header(reply, 'etag')]).toEqual([runtime.name, 304, 0, expected]);
+    }
+  });
 });

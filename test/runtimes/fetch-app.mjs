@@ -3,9 +3,12 @@
 // runtime's own server. Arguments: the built package (an absolute path to dist/index.js), the directory to
 // serve, and a lifetime in milliseconds.
 //
-// Two servers on 127.0.0.1, port 0 each, with the same app in front of a different handler:
+// Three servers on 127.0.0.1, port 0 each, with the same app in front of a different handler:
 // - plain: `serveStaticFetch(root)`, the defaults;
-// - precompressed: `serveStaticFetch(root, { precompressed: true })`.
+// - precompressed: `serveStaticFetch(root, { precompressed: true })`;
+// - spa: the issue-11 options as a single-page app's deploy uses them, on the subtree `root/spa` (the test
+//   writes it: an index.html, hashed assets, a sidecar): `{ spa: true, etag: 'content', precompressed: true,
+//   maxAge: '1y', immutable: true }`.
 // The app answers `/__control/...` itself with hand-made `Response`s (below), passes everything else to the
 // handler, and answers `undefined` from it with 404 `app 404`.
 //
@@ -14,9 +17,11 @@
 // with Vary), without the package: when a runtime changes a header on the package's answer, the control in
 // the same process tells whether the runtime does that to any such Response.
 //
-// When both listen, one JSON line goes to stdout: `{"runtime":"bun 1.4.5","plain":PORT,"precompressed":PORT}`.
+// When all listen, one JSON line goes to stdout:
+// `{"runtime":"bun 1.4.5","plain":PORT,"precompressed":PORT,"spa":PORT}`.
 // The child never outlives its test: it exits after its lifetime, and as soon as its stdin closes (see
 // common.mjs).
+import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { announce, childArguments } from './common.mjs';
 
@@ -95,6 +100,7 @@ function app(handler) {
 const apps = {
   plain: app(serveStaticFetch(root)),
   precompressed: app(serveStaticFetch(root, { precompressed: true })),
+  spa: app(serveStaticFetch(join(root, 'spa'), { spa: true, etag: 'content', precompressed: true, maxAge: '1y', immutable: true })),
 };
 
 /** Serves `fetch` on 127.0.0.1, port 0, with the runtime's own server; resolves to the port. */
@@ -115,4 +121,4 @@ async function listen(fetch) {
   });
 }
 
-announce({ plain: await listen(apps.plain), precompressed: await listen(apps.precompressed) });
+announce({ plain: await listen(apps.plain), precompressed: await listen(apps.precompressed), spa: await listen(apps.spa) });
