@@ -286,8 +286,6 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
   const resolvedRoot = resolve(root);
   const precompressed = sidecarsOf(opts.precompressed);
   const spa = spaDocument(opts.spa, resolvedRoot);
-  const spaResolved = spa === undefined ? undefined : resolvePath(resolvedRoot, spa);
-  const spaFile = spaResolved?.kind === 'path' ? spaResolved.path : undefined;
 
   const maxAgeSeconds = Math.floor(parseMaxAge(opts.maxAge || opts.maxage || 0) / 1000);
   const immutable = flag(opts.immutable, false);
@@ -312,25 +310,28 @@ export function createConfig(root: unknown, options: ServeStaticOptions<never> |
     symlinkGuard: createSymlinkGuard(resolvedRoot, symlinks),
     precompressed,
     sidecarMask: precompressed.reduce((mask, sidecar) => mask | sidecar.bit, 0),
-    spa,
-    spaFile,
+    spa: spa?.pathname,
+    spaFile: spa?.file,
   });
 }
 
 /**
- * The `spa` document as the pathname it is looked up by (the same rules as any request: dotfiles, symlinks,
- * precompressed sidecars). A name that is not a plain path inside root is refused at factory time.
+ * The `spa` document: the pathname it is looked up by (the same rules as any request: dotfiles, symlinks,
+ * precompressed sidecars) and the file that pathname resolves to. A name that is not a plain path inside root
+ * is refused at factory time.
  */
-function spaDocument(value: unknown, root: string): string | undefined {
+function spaDocument(value: unknown, root: string): { pathname: string; file: string } | undefined {
   if (value === undefined || value === null || value === false) return undefined;
-  if (value === true) return '/index.html';
-  if (typeof value !== 'string' || value === '') throw new TypeError('spa option must be true, false, or the path of a file inside root');
-  const pathname = `/${value.replace(/^\/+/, '')}`;
-  const resolved = resolvePath(root, encodeURI(pathname));
-  if (resolved.kind === 'refused' || pathname.endsWith('/')) {
-    throw new TypeError(`spa option "${value}" must name a file inside root`);
+  if (value !== true && (typeof value !== 'string' || value === '')) {
+    throw new TypeError('spa option must be true, false, or the path of a file inside root');
   }
-  return encodeURI(pathname);
+  const name = value === true ? 'index.html' : value;
+  const pathname = encodeURI(`/${name.replace(/^\/+/, '')}`);
+  const resolved = resolvePath(root, pathname);
+  if (resolved.kind === 'refused' || pathname.endsWith('/')) {
+    throw new TypeError(`spa option "${name}" must name a file inside root`);
+  }
+  return { pathname, file: resolved.path };
 }
 
 const PRECOMPRESSED_MESSAGE = 'precompressed option must be true, false, or a list drawn from "br", "zstd" and "gzip"';
